@@ -1,0 +1,119 @@
+"""Checkpoints: everything needed to continue a run exactly, written atomically.
+
+A checkpoint is a directory `checkpoints/step-00001234/` holding the generator, the
+discriminator and the EMA generator weights, both optimizers' variables (step count,
+moments), and `state.json` (epoch, step, seed). Randomness is a pure function of
+(seed, step) — see `data/pipeline.py` — so seed and step are the whole RNG state.
+The directory appears under its final name only once every file is written.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kgan.errors import KganError
+from kgan.files import atomic_directory, write_text_atomic
+
+PREFIX = "step-"
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def save(run_dir: Path, gan, state: dict[str, Any], keep: int = 2, protect: tuple[str, ...] = ()) -> Path:
+    """Write a checkpoint of `gan` with `state` (must hold "step"), then prune old ones."""
+    final = checkpoint_dir(run_dir) / f"{PREFIX}{state['step']:08d}"
+    with atomic_directory(final) as tmp:
+        gan.generator.save_weights(tmp / "generator.weights.h5")
+        gan.discriminator.save_weights(tmp / "discriminator.weights.h5")
+        if gan.ema_generator is not None:
+            gan.ema_generator.save_weights(tmp / "ema_generator.weights.h5")
+        arrays = {f"g/{i}": np.asarray(v) for i, v in enumerate(gan.g_optimizer.variables)}
+        arrays.update({f"d/{i}": np.asarray(v) for i, v in enumerate(gan.d_optimizer.variables)})
+        np.savez(tmp / "optimizers.npz", **arrays)
+        write_text_atomic(tmp / "state.json", json.dumps({**state, "saved_at": time.time()}, indent=2) + "\n")
+    _prune(run_dir, keep, protect=(final.name, *protect))
+    return final
+
+
+def _prune(run_dir: Path, keep: int, protect: tuple[str, ...]) -> None:
+    """Keep the newest `keep` checkpoints and any protected ones (e.g. the best)."""
+    if keep <= 0:
+        return
+    for old in list_checkpoints(run_dir)[:-keep]:
+        if old.name not in protect:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints, oldest first."""
+    folder = checkpoint_dir(run_dir)
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if p.name.startswith(PREFIX) and (p / "state.json").is_file()]
+    return sorted(found, key=lambda p: p.name)
+
+
+def latest(run_dir: Path) -> Path | None:
+    found = list_checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((Path(path) / "state.json").read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise KganError(f"checkpoint {path} is unreadable ({error}); pick another with --checkpoint") from None
+
+
+def restore(path: Path, gan, optimizers: bool = True) -> dict[str, Any]:
+    """Load a checkpoint into `gan` (built, optimizers built); returns its state."""
+    path = Path(path)
+    state = read_state(path)
+    try:
+        gan.generator.load_weights(path / "generator.weights.h5")
+        gan.discriminator.load_weights(path / "discriminator.weights.h5")
+        if gan.ema_generator is not None:
+            ema_file = path / "ema_generator.weights.h5"
+            gan.ema_generator.load_weights(ema_file if ema_file.exists() else path / "generator.weights.h5")
+        if optimizers:
+            with np.load(path / "optimizers.npz") as arrays:
+                _assign(gan.g_optimizer.variables, arrays, "g")
+                _assign(gan.d_optimizer.variables, arrays, "d")
+    except (OSError, ValueError, KeyError) as error:
+        raise KganError(
+            f"checkpoint {path} does not fit this model ({error}); was it written with another config?"
+        ) from None
+    return state
+
+
+def _assign(variables, arrays, prefix: str) -> None:
+    stored = sorted((k for k in arrays.files if k.startswith(prefix + "/")), key=lambda k: int(k.split("/")[1]))
+    if len(stored) != len(variables):
+        raise ValueError(f"{prefix} optimizer has {len(variables)} variables, checkpoint {len(stored)}")
+    for variable, key in zip(variables, stored):
+        value = arrays[key]
+        if tuple(variable.shape) != value.shape:
+            raise ValueError(f"optimizer variable {variable.path}: shape {variable.shape} vs {value.shape}")
+        variable.assign(value)
+
+
+def load_generator(path: Path, config) -> Any:
+    """The sampling generator of a checkpoint (EMA weights when the run kept them)."""
+    from kgan.models import build_generator
+
+    path = Path(path)
+    generator = build_generator(config)
+    ema_file = path / "ema_generator.weights.h5"
+    try:
+        generator.load_weights(ema_file if ema_file.exists() else path / "generator.weights.h5")
+    except (OSError, ValueError) as error:
+        raise KganError(f"cannot load the generator from {path} ({error})") from None
+    return generator

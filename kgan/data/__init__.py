@@ -1,0 +1,1 @@
+"""Datasets: ingest sources, draw synthetic avatars, split, and feed tf.data."""

@@ -1,0 +1,219 @@
+"""The prepared dataset: packed images, a split manifest, and a report of what was skipped.
+
+Layout of a prepared dataset directory:
+
+    images.npy      uint8 [N, S, S, 3], RGB, square, memory-mappable
+    manifest.json   image size, source, per-image name and content hash, the seeded
+                    train/val/test split (index lists) and the ingest report
+    attributes.csv  (synthetic data only) the drawn attributes of each image
+
+Every command reads splits from the manifest, so they all use the same split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kgan.errors import KganError
+from kgan.files import write_text_atomic
+
+FORMAT = "kgan-dataset/1"
+SPLITS = ("train", "val", "test")
+PAPER_HOLDOUT = 2000  # the paper's val and test sizes
+
+
+def default_holdout(count: int) -> int:
+    """Val (and test) size: the paper's 2000, or 10% of a smaller set."""
+    return min(PAPER_HOLDOUT, count // 10)
+
+
+def make_splits(count: int, seed: int, val: int | None = None, test: int | None = None) -> dict[str, list[int]]:
+    """A seeded random partition of `range(count)` into train/val/test index lists."""
+    val = default_holdout(count) if val is None else val
+    test = default_holdout(count) if test is None else test
+    if val < 0 or test < 0:
+        raise KganError("val and test counts must be >= 0")
+    if val + test >= count:
+        raise KganError(
+            f"val ({val}) + test ({test}) leave no training images out of {count}: lower --val/--test"
+        )
+    order = np.random.default_rng(seed).permutation(count)
+    return {
+        "val": sorted(order[:val].tolist()),
+        "test": sorted(order[val : val + test].tolist()),
+        "train": sorted(order[val + test :].tolist()),
+    }
+
+
+@dataclass
+class IngestReport:
+    """What happened to each input: used, duplicate of an earlier one, or skipped and why."""
+
+    scanned: int = 0
+    used: int = 0
+    duplicates: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def skip(self, name: str, reason: str) -> None:
+        self.skipped.append((name, reason))
+
+    def reason_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, reason in self.skipped:
+            key = reason.split(" (")[0]
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scanned": self.scanned,
+            "used": self.used,
+            "duplicates": self.duplicates,
+            "skipped": len(self.skipped),
+            "skipped_by_reason": self.reason_counts(),
+            "skipped_files": [list(item) for item in self.skipped],
+        }
+
+
+class ImageWriter:
+    """Streams `[S, S, 3]` uint8 images into `images.npy`, dropping exact duplicates.
+
+    The .npy header is written last (padded to a fixed length) so that any number of
+    images can be streamed without holding them in memory.
+    """
+
+    HEADER_BYTES = 128
+
+    def __init__(self, path: Path, size: int):
+        self.path = Path(path)
+        self.size = size
+        self.names: list[str] = []
+        self.hashes: list[str] = []
+        self._seen: set[str] = set()
+        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        self._file.write(b"\0" * self.HEADER_BYTES)
+
+    def add(self, name: str, image: np.ndarray) -> bool:
+        """Append one image; False (and nothing written) when its pixels were seen already."""
+        if image.shape != (self.size, self.size, 3) or image.dtype != np.uint8:
+            raise ValueError(f"expected uint8 [{self.size}, {self.size}, 3], got {image.dtype} {image.shape}")
+        digest = hashlib.sha256(image.tobytes()).hexdigest()[:32]
+        if digest in self._seen:
+            return False
+        self._seen.add(digest)
+        self._file.write(np.ascontiguousarray(image).tobytes())
+        self.names.append(name)
+        self.hashes.append(digest)
+        return True
+
+    def close(self) -> int:
+        """Write the header and close; returns the number of images."""
+        count = len(self.names)
+        header = repr(
+            {"descr": "|u1", "fortran_order": False, "shape": (count, self.size, self.size, 3)}
+        ).encode("latin1")
+        prefix = b"\x93NUMPY\x01\x00"
+        room = self.HEADER_BYTES - len(prefix) - 2
+        header = header + b" " * (room - len(header) - 1) + b"\n"
+        self._file.seek(0)
+        self._file.write(prefix + struct.pack("<H", room) + header)
+        self._file.close()
+        return count
+
+
+def write_manifest(
+    folder: Path,
+    *,
+    size: int,
+    source: str,
+    seed: int,
+    names: list[str],
+    hashes: list[str],
+    splits: dict[str, list[int]],
+    report: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> None:
+    manifest = {
+        "format": FORMAT,
+        "image_size": size,
+        "count": len(names),
+        "source": source,
+        "seed": seed,
+        "split_counts": {name: len(splits[name]) for name in SPLITS},
+        "splits": splits,
+        "names": names,
+        "sha256": hashes,
+        "report": report,
+        **(extra or {}),
+    }
+    write_text_atomic(Path(folder) / "manifest.json", json.dumps(manifest) + "\n")
+
+
+class PreparedDataset:
+    """A prepared dataset directory, opened read-only."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        manifest_path = self.folder / "manifest.json"
+        if not manifest_path.is_file() or not (self.folder / "images.npy").is_file():
+            raise KganError(
+                f"{self.folder} is not a prepared dataset (no manifest.json/images.npy): "
+                "create one with `kgan data prepare SOURCE --out DIR` or `kgan data synthetic --out DIR`"
+            )
+        try:
+            self.manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise KganError(f"cannot read {manifest_path}: {error}; prepare the dataset again") from None
+        if self.manifest.get("format") != FORMAT:
+            raise KganError(f"{manifest_path} has format {self.manifest.get('format')!r}, expected {FORMAT}")
+        if len(self.images) != self.manifest["count"]:
+            raise KganError(f"{self.folder}/images.npy does not match its manifest; prepare the dataset again")
+
+    @cached_property
+    def images(self) -> np.ndarray:
+        """All images as a read-only memory map, `[N, S, S, 3]` uint8."""
+        try:
+            return np.load(self.folder / "images.npy", mmap_mode="r")
+        except (OSError, ValueError) as error:
+            raise KganError(f"cannot read {self.folder}/images.npy ({error}); prepare the dataset again") from None
+
+    @property
+    def image_size(self) -> int:
+        return int(self.manifest["image_size"])
+
+    def indices(self, split: str) -> np.ndarray:
+        if split not in SPLITS:
+            raise KganError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
+        return np.asarray(self.manifest["splits"][split], dtype=np.int64)
+
+    def split_images(self, split: str) -> np.ndarray:
+        """The split's images, `[n, S, S, 3]` uint8, read into memory."""
+        return np.asarray(self.images[self.indices(split)])
+
+    @cached_property
+    def split_id(self) -> str:
+        """A short hash identifying the images and the split (keys caches and runs)."""
+        digest = hashlib.sha256()
+        for split in SPLITS:
+            digest.update(split.encode())
+            for index in self.manifest["splits"][split]:
+                digest.update(self.manifest["sha256"][index].encode())
+        return digest.hexdigest()[:16]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "path": str(self.folder.resolve()),
+            "split_id": self.split_id,
+            "image_size": self.image_size,
+            "count": self.manifest["count"],
+            "split_counts": self.manifest["split_counts"],
+            "source": self.manifest.get("source"),
+        }

@@ -1,0 +1,33 @@
+"""`--data synthetic`: the embedded default dataset, drawn once and cached."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from kgan.data.dataset import PreparedDataset
+from kgan.data.prepare import cache_dir
+from kgan.data.synthetic import write_synthetic
+from kgan.errors import KganError
+
+DEFAULT_COUNT = 12_000
+DEFAULT_SEED = 0
+
+
+def default_synthetic_path() -> Path:
+    return cache_dir() / f"synthetic-{DEFAULT_COUNT}-seed{DEFAULT_SEED}"
+
+
+def resolve_dataset(data: str | Path, progress: Callable[[int], None] | None = None) -> PreparedDataset:
+    """A prepared dataset from `--data`: "synthetic" (cached default copy) or a folder."""
+    if str(data) == "synthetic":
+        path = default_synthetic_path()
+        if not (path / "manifest.json").is_file():
+            write_synthetic(path, DEFAULT_COUNT, DEFAULT_SEED, progress=progress)
+        return PreparedDataset(path)
+    path = Path(data)
+    if not path.exists():
+        raise KganError(
+            f"--data {path} does not exist: give a prepared dataset folder (`kgan data prepare`) or 'synthetic'"
+        )
+    return PreparedDataset(path)

@@ -1,0 +1,86 @@
+"""Turning untrusted image bytes into a square RGB uint8 array, or a reason to skip them.
+
+Policy (documented in the README):
+- 0-byte, truncated, corrupt and non-image inputs are skipped with a reason.
+- Images above `max_pixels` (decompression bombs) are refused before decoding.
+- Grayscale, palette, CMYK, 16-bit and other modes become RGB; transparency is
+  composited over white. EXIF orientation is applied; animations use their first frame.
+- Non-square images are centre-cropped to a square, then resized with Lanczos
+  (antialiased) to the stored size.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 40_000_000  # far above any avatar, far below a bomb
+
+
+class SkippedImage(Exception):
+    """An input that is not a usable image; the message is the reason shown in reports."""
+
+
+def decode_image(data: bytes, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode, normalise and resize one image to `[size, size, 3]` uint8.
+
+    Raises:
+        SkippedImage: when the bytes are empty, not an image, truncated, or too large.
+    """
+    if not data:
+        raise SkippedImage("empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise SkippedImage(
+                    f"refused: {width}x{height} pixels exceeds the limit of {max_pixels} "
+                    "(possible decompression bomb)"
+                )
+            image.load()
+    except SkippedImage:
+        raise
+    except UnidentifiedImageError:
+        raise SkippedImage("not an image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise SkippedImage("refused: possible decompression bomb") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise SkippedImage(f"truncated or corrupt image ({error})") from None
+    try:
+        image = to_rgb(ImageOps.exif_transpose(image))
+    except (OSError, ValueError) as error:
+        raise SkippedImage(f"cannot convert to RGB ({error})") from None
+    return square_resize(image, size)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any PIL mode to RGB; transparent pixels become white."""
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit grayscale: scale to 8 bits instead of clipping.
+        array = np.asarray(image, dtype=np.float64)
+        peak = max(float(array.max()), 1.0)
+        scale = 255.0 / (65535.0 if peak > 255 else 255.0)
+        image = Image.fromarray(np.clip(array * scale, 0, 255).astype(np.uint8), "L")
+    return image.convert("RGB")
+
+
+def square_resize(image: Image.Image, size: int) -> np.ndarray:
+    """Centre-crop to a square, then resize with Lanczos to `size`."""
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    image = image.crop((left, top, left + side, top + side))
+    if side != size:
+        image = image.resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(image, dtype=np.uint8)

@@ -1,0 +1,120 @@
+"""The tf.data input pipeline: packed uint8 images → resized float batches in [-1, 1].
+
+Everything random in training is drawn here from (seed, epoch) or (seed, step) with
+stateless ops: the image order of each epoch, the noise z for D and G, and the
+interpolation weights α of the gradient penalty. So a run resumed at step s sees exactly
+what an uninterrupted run saw at step s, and every replica of a distributed run gets its
+slice of the same global draws.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from kgan.data.dataset import PreparedDataset
+
+DEFAULT_CACHE_BYTES = 4 << 30  # load a split into RAM when it is at most this big
+
+
+def to_model_range(images: tf.Tensor, size: int) -> tf.Tensor:
+    """uint8 `[N, S, S, 3]` → float32 `[N, size, size, 3]` in [-1, 1], antialiased resize."""
+    images = tf.cast(images, tf.float32)
+    if images.shape[1] != size:
+        images = tf.image.resize(images, [size, size], method="bilinear", antialias=True)
+    return tf.clip_by_value(images / 127.5 - 1.0, -1.0, 1.0)
+
+
+def load_split(dataset: PreparedDataset, split: str, cache_bytes: int = DEFAULT_CACHE_BYTES) -> np.ndarray:
+    """The split's images: in RAM when small enough, else gathered from the memory map."""
+    indices = dataset.indices(split)
+    if indices.size * dataset.image_size**2 * 3 <= cache_bytes:
+        return dataset.split_images(split)
+    return _LazySplit(dataset.images, indices)
+
+
+class _LazySplit:
+    """Index a split without reading it all: `split[positions]` reads only those rows."""
+
+    def __init__(self, images: np.ndarray, indices: np.ndarray):
+        self.images, self.indices = images, indices
+        self.shape = (len(indices), *images.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, positions: np.ndarray) -> np.ndarray:
+        rows = self.indices[positions]
+        order = np.argsort(rows)  # sorted reads are sequential on disk
+        out = np.empty((len(rows), *self.images.shape[1:]), np.uint8)
+        out[order] = self.images[rows[order]]
+        return out
+
+
+def epoch_order(count: int, needed: int, seed: int, epoch: tf.Tensor) -> tf.Tensor:
+    """Positions into the split for one epoch: a seeded shuffle, repeated if `needed > count`."""
+    base = tf.range(max(count, needed), dtype=tf.int64) % count
+    seed_pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(base, seed=seed_pair)[:needed]
+
+
+def training_dataset(
+    images: np.ndarray,
+    *,
+    image_size: int,
+    batch_size: int,
+    z_dim: int,
+    seed: int,
+    steps_per_epoch: int,
+    start_step: int,
+    end_step: int,
+    n_critic: int = 1,
+) -> tf.data.Dataset:
+    """One element per training step, for steps `start_step .. end_step - 1`.
+
+    Each element is a dict: `real` [n_critic·B, size, size, 3] float32 in [-1, 1] (a fresh
+    real batch for every critic step), `z` [n_critic·B, z_dim] (the noise of each critic
+    step; the last one also feeds the G step) and `alpha` [n_critic·B, 1, 1, 1] (penalty
+    interpolation weights).
+    """
+    count = len(images)
+    per_step = n_critic * batch_size
+    per_epoch = steps_per_epoch * per_step
+    first_epoch, offset = divmod(start_step, steps_per_epoch)
+    last_epoch = -(-end_step // steps_per_epoch)
+
+    positions = (
+        tf.data.Dataset.range(first_epoch, last_epoch)
+        .flat_map(lambda e: tf.data.Dataset.from_tensor_slices(epoch_order(count, per_epoch, seed, e)))
+        .skip(offset * per_step)
+        .take((end_step - start_step) * per_step)
+        .batch(per_step, drop_remainder=True)
+    )
+
+    def gather(batch_positions: np.ndarray) -> np.ndarray:
+        return np.asarray(images[batch_positions])
+
+    def load(batch_positions: tf.Tensor) -> tf.Tensor:
+        batch = tf.numpy_function(gather, [batch_positions], tf.uint8, stateful=False)
+        batch.set_shape([per_step, *images.shape[1:]])
+        return to_model_range(batch, image_size)
+
+    def draws(step: tf.Tensor) -> dict[str, tf.Tensor]:
+        def seeded(j: int) -> tf.Tensor:
+            return tf.stack([tf.constant(seed, tf.int64), step * 4 + j])
+
+        return {
+            "z": tf.random.stateless_normal([per_step, z_dim], seed=seeded(0)),
+            "alpha": tf.random.stateless_uniform([per_step, 1, 1, 1], seed=seeded(1)),
+        }
+
+    real = positions.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    noise = tf.data.Dataset.range(start_step, end_step).map(draws, num_parallel_calls=tf.data.AUTOTUNE)
+    return tf.data.Dataset.zip(real, noise).map(
+        lambda r, n: {"real": r, **n}, num_parallel_calls=tf.data.AUTOTUNE
+    ).prefetch(tf.data.AUTOTUNE)
+
+
+def default_steps_per_epoch(train_count: int, batch_size: int, n_critic: int = 1) -> int:
+    """One pass over the training split (drop_remainder), at least one step."""
+    return max(1, train_count // (batch_size * n_critic))

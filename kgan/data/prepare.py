@@ -1,0 +1,128 @@
+"""`kgan data prepare`: any folder, archive or URL of images → a prepared dataset."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from kgan.data.dataset import ImageWriter, IngestReport, PreparedDataset, make_splits, write_manifest
+from kgan.data.download import Progress, download, is_url
+from kgan.data.images import DEFAULT_MAX_PIXELS, SkippedImage, decode_image
+from kgan.data.sources import Entry, iter_entries
+from kgan.errors import KganError
+from kgan.files import atomic_directory
+
+ItemProgress = Callable[[int], None]  # called with the number of entries scanned so far
+
+
+def cache_dir() -> Path:
+    """Where downloads and the default synthetic dataset live (KGAN_CACHE_DIR overrides)."""
+    return Path(os.environ.get("KGAN_CACHE_DIR") or Path.home() / ".cache" / "kgan")
+
+
+def check_output(out: Path, overwrite: bool, source: Path | None = None) -> None:
+    """Refuse an output that would clobber data or sit inside the source."""
+    out = Path(out)
+    if source is not None and source.is_dir():
+        resolved_out, resolved_src = out.resolve(), source.resolve()
+        if resolved_out == resolved_src or resolved_src in resolved_out.parents:
+            raise KganError(f"--out {out} is inside the source {source}: choose a folder outside it")
+    if out.exists() and not out.is_dir():
+        raise KganError(f"--out {out} exists and is not a folder: choose another path")
+    if out.is_dir() and any(out.iterdir()):
+        is_dataset = (out / "manifest.json").is_file()
+        if not (overwrite and is_dataset):
+            hint = "pass --overwrite to replace it" if is_dataset else "choose an empty or new folder"
+            raise KganError(f"--out {out} is not empty: {hint}")
+
+
+def prepare(
+    source: str | Path,
+    out: Path,
+    *,
+    size: int = 96,
+    seed: int = 0,
+    val: int | None = None,
+    test: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    overwrite: bool = False,
+    download_progress: Progress | None = None,
+    progress: ItemProgress | None = None,
+    workers: int | None = None,
+) -> tuple[PreparedDataset, IngestReport]:
+    """Ingest `source` into a prepared dataset at `out`.
+
+    Images are decoded, converted to RGB, centre-cropped and resized to `size`; exact
+    duplicates (same pixels) are kept once, so no content can sit in two splits.
+    The dataset appears at `out` only once it is complete.
+    """
+    if size < 8:
+        raise KganError(f"--size must be at least 8 pixels, got {size}")
+    out = Path(out)
+    if is_url(str(source)):
+        check_output(out, overwrite)
+        path = download(str(source), cache_dir() / "downloads", progress=download_progress)
+        origin = str(source)
+    else:
+        path = Path(source)
+        check_output(out, overwrite, path)
+        origin = str(path.resolve())
+    report = IngestReport()
+    with atomic_directory(out) as tmp:
+        writer = ImageWriter(tmp / "images.npy", size)
+        try:
+            for entry, result in _decode_all(iter_entries(path), size, max_pixels, workers):
+                report.scanned += 1
+                if isinstance(result, str):
+                    report.skip(entry.name, result)
+                elif writer.add(entry.name, result):
+                    report.used += 1
+                else:
+                    report.duplicates += 1
+                if progress:
+                    progress(report.scanned)
+        finally:
+            count = writer.close()
+        if count == 0:
+            reasons = ", ".join(f"{n} {r}" for r, n in report.reason_counts().items()) or "no files"
+            raise KganError(f"no usable image in {source} ({reasons}); check the path")
+        splits = make_splits(count, seed, val, test)
+        write_manifest(
+            tmp,
+            size=size,
+            source=origin,
+            seed=seed,
+            names=writer.names,
+            hashes=writer.hashes,
+            splits=splits,
+            report=report.to_dict(),
+        )
+    return PreparedDataset(out), report
+
+
+def _decode_all(
+    entries: Iterator[Entry], size: int, max_pixels: int, workers: int | None
+) -> Iterator[tuple[Entry, np.ndarray | str]]:
+    """Decode entries on a thread pool (PIL releases the GIL), keeping source order."""
+
+    def work(entry: Entry) -> tuple[Entry, np.ndarray | str]:
+        if entry.refused:
+            return entry, entry.refused
+        try:
+            return entry, decode_image(entry.data or b"", size, max_pixels)
+        except SkippedImage as reason:
+            return entry, str(reason)
+
+    workers = workers or min(8, (os.cpu_count() or 1) + 2)
+    with ThreadPoolExecutor(workers) as pool:
+        window: list = []
+        for entry in entries:
+            window.append(pool.submit(work, entry))
+            if len(window) >= 4 * workers:
+                yield window.pop(0).result()
+        for future in window:
+            yield future.result()

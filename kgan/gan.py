@@ -1,0 +1,205 @@
+"""The GAN as one Keras model: `train_step` is only the math of the paper's two models.
+
+Notation follows the paper: D is the discriminator (critic), G the generator,
+x a real batch, z ~ N(0, I), x̃ = G(z).
+
+Baseline (Table 1), binary cross-entropy with real = 1, fake = 0:
+    L_D = ½ [BCE(D(x), 1) + BCE(D(x̃), 0)]          L_G = BCE(D(x̃), 1)
+
+Improved (Table 2, Eq. 1), Wasserstein loss with gradient penalty (WGAN-GP):
+    L_D = E[D(x̃)] − E[D(x)] + λ E[(‖∇_x̂ D(x̂)‖₂ − 1)²],   x̂ = α x + (1 − α) x̃, α ~ U(0, 1)
+    L_G = −E[D(x̃)]
+
+The literal reading of Table 2 (BCE loss + penalty, sigmoid kept) is loss="bce" with
+gp_weight > 0: the penalty is then taken on the sigmoid output, as D is defined there.
+
+Every random draw (z, α, the real batch) comes from the input pipeline, so this step is
+a pure function of the batch and the model state. Losses are averaged over the *global*
+batch so that gradients summed across replicas equal the single-device gradient.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from kgan.config import TrainConfig
+
+METRIC_NAMES = ("d_loss", "g_loss", "penalty", "d_real", "d_fake")
+
+
+class GAN(keras.Model):
+    """Generator + discriminator trained by `fit` on batches from `training_dataset`."""
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        *,
+        loss: str = "bce",
+        gp_weight: float = 0.0,
+        n_critic: int = 1,
+        ema_generator: keras.Model | None = None,
+        ema_decay: float = 0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.ema_generator = ema_generator
+        self.loss_kind = loss
+        self.gp_weight = float(gp_weight)
+        self.n_critic = int(n_critic)
+        self.ema_decay = float(ema_decay)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
+
+    @classmethod
+    def from_config_values(cls, config: TrainConfig) -> GAN:
+        """Build the models and the GAN described by a TrainConfig."""
+        from kgan.models import build_discriminator, build_generator
+
+        generator = build_generator(config)
+        ema = None
+        if config.ema > 0:
+            ema = build_generator(config, name="ema_generator")
+            ema.set_weights(generator.get_weights())
+            ema.trainable = False
+        return cls(
+            generator,
+            build_discriminator(config),
+            loss=config.loss,
+            gp_weight=config.gp_weight,
+            n_critic=config.n_critic,
+            ema_generator=ema,
+            ema_decay=config.ema,
+        )
+
+    def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+    def build_optimizers(self) -> None:
+        """Create the optimizers' slots now (Keras makes them lazily), e.g. before a restore."""
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return list(self.trackers.values())
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The generator used for samples: the moving average when there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def call(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
+        return self.sampler(z, training=training)
+
+    # ---- losses -------------------------------------------------------------------------
+
+    def _mean(self, values: tf.Tensor) -> tf.Tensor:
+        """Mean over the global batch: per-replica sum / (local batch × replicas)."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        count = tf.cast(tf.shape(values)[0] * replicas, values.dtype)
+        return tf.reduce_sum(values) / count
+
+    def _bce(self, logits: tf.Tensor, label: float) -> tf.Tensor:
+        """Per-sample BCE of sigmoid(logits) against a constant label, computed from logits."""
+        labels = tf.fill(tf.shape(logits), tf.cast(label, logits.dtype))
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1)
+
+    def _d_output(self, logits: tf.Tensor) -> tf.Tensor:
+        """D as the paper defines it: sigmoid(logit) for the BCE loss, the raw critic otherwise."""
+        return tf.sigmoid(logits) if self.loss_kind == "bce" else logits
+
+    def discriminator_loss(self, real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+        if self.loss_kind == "bce":
+            return 0.5 * (self._mean(self._bce(real_logits, 1.0)) + self._mean(self._bce(fake_logits, 0.0)))
+        return self._mean(fake_logits[:, 0]) - self._mean(real_logits[:, 0])
+
+    def generator_loss(self, fake_logits: tf.Tensor) -> tf.Tensor:
+        if self.loss_kind == "bce":
+            return self._mean(self._bce(fake_logits, 1.0))  # non-saturating: real label for fakes
+        return -self._mean(fake_logits[:, 0])
+
+    def gradient_penalty(self, real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:
+        """E[(‖∇_x̂ D(x̂)‖₂ − 1)²], the norm over each whole image (not per pixel)."""
+        real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
+        mixed = alpha * real + (1.0 - alpha) * fake
+        with tf.GradientTape() as tape:
+            tape.watch(mixed)
+            scores = tf.cast(self._d_output(self.discriminator(mixed, training=True)), tf.float32)
+        grads = tape.gradient(scores, mixed)
+        norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
+        return self._mean(tf.square(norms - 1.0))
+
+    # ---- one training step --------------------------------------------------------------
+
+    def _critic_update(self, real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """One D step on a real batch and a (gradient-stopped) fake batch."""
+        fake = tf.stop_gradient(fake)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(real, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            d_loss = self.discriminator_loss(real_logits, fake_logits)
+            penalty = tf.constant(0.0)
+            if self.gp_weight > 0:
+                penalty = self.gradient_penalty(real, fake, alpha)
+                d_loss = d_loss + self.gp_weight * penalty
+        grads = tape.gradient(d_loss, self.discriminator.trainable_variables)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
+        d_real = self._mean(self._d_output(real_logits)[:, 0])
+        d_fake = self._mean(self._d_output(fake_logits)[:, 0])
+        return d_loss, penalty, d_real, d_fake
+
+    def _update_ema(self) -> None:
+        """θ_ema ← d·θ_ema + (1 − d)·θ for weights; BatchNorm statistics are copied."""
+        decay = self.ema_decay
+        for ema_var, var in zip(self.ema_generator.weights, self.generator.weights):
+            if var.trainable:
+                ema_var.assign(decay * ema_var + (1.0 - decay) * var)
+            else:
+                ema_var.assign(var)
+
+    def train_step(self, data: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """n_critic D updates, each on a fresh real batch, then one G update.
+
+        As in the reference DCGAN loop, the last critic step's fake batch x̃ = G(z) is
+        also the one the G update scores with the freshly updated D: one G forward pass
+        per step instead of two.
+        """
+        batch = tf.shape(data["real"])[0] // self.n_critic
+
+        def part(name: str, i: int) -> tf.Tensor:
+            return data[name][i * batch : (i + 1) * batch]
+
+        for i in range(self.n_critic - 1):
+            fake = self.generator(part("z", i), training=True)
+            self._critic_update(part("real", i), fake, part("alpha", i))
+        last = self.n_critic - 1
+        with tf.GradientTape() as tape:
+            fake = self.generator(part("z", last), training=True)
+            d_loss, penalty, d_real, d_fake = self._critic_update(part("real", last), fake, part("alpha", last))
+            g_loss = self.generator_loss(self.discriminator(fake, training=True))
+        grads = tape.gradient(g_loss, self.generator.trainable_variables)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
+        if self.ema_generator is not None:
+            self._update_ema()
+        values = {"d_loss": d_loss, "g_loss": g_loss, "penalty": penalty, "d_real": d_real, "d_fake": d_fake}
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+def make_optimizers(config: TrainConfig) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
+    """(G optimizer, D optimizer): Adam(β1, β2) for the baseline, RMSProp for Table 2."""
+    if config.optimizer == "adam":
+        return (
+            keras.optimizers.Adam(config.lr_g, beta_1=config.beta1, beta_2=config.beta2, name="g_adam"),
+            keras.optimizers.Adam(config.lr_d, beta_1=config.beta1, beta_2=config.beta2, name="d_adam"),
+        )
+    return (
+        keras.optimizers.RMSprop(config.lr_g, name="g_rmsprop"),
+        keras.optimizers.RMSprop(config.lr_d, name="d_rmsprop"),
+    )

@@ -1,0 +1,75 @@
+"""DCGAN generator and discriminator (Radford et al.; pytorch/examples layout).
+
+Generator: z → 4×4 by a 4×4 transposed conv, then stride-2 4×4 transposed convs that
+halve the width while doubling the resolution, BatchNorm + ReLU between, Tanh out.
+Discriminator: stride-2 4×4 convs doubling the width, LeakyReLU(0.2), a normalisation
+after every conv but the first, and a 4×4 valid conv to one score. The score is a logit:
+the paper's final sigmoid lives in the loss (`gan.py`), where it is numerically stable.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+from kgan.config import TrainConfig
+
+CONV_INIT = keras.initializers.RandomNormal(0.0, 0.02)
+GAMMA_INIT = keras.initializers.RandomNormal(1.0, 0.02)
+
+
+def _stages(image_size: int) -> int:
+    """Stride-2 stages between 4×4 and the image: 3 for 32, 4 for 64, 5 for 128."""
+    return int(math.log2(image_size)) - 2
+
+
+def _norm(kind: str, name: str) -> layers.Layer:
+    if kind == "batch":
+        # PyTorch's BatchNorm defaults (momentum 0.1 there is 0.9 here), DCGAN γ init.
+        return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, gamma_initializer=GAMMA_INIT, name=name)
+    if kind == "instance":
+        return layers.GroupNormalization(groups=-1, epsilon=1e-5, gamma_initializer=GAMMA_INIT, name=name)
+    if kind == "layer":
+        return layers.LayerNormalization(axis=[1, 2, 3], epsilon=1e-5, gamma_initializer=GAMMA_INIT, name=name)
+    return layers.Identity(name=name)
+
+
+def build_generator(config: TrainConfig, name: str = "generator") -> keras.Model:
+    """z `[B, z_dim]` → image `[B, S, S, 3]` in [-1, 1]."""
+    stages = _stages(config.image_size)
+    z = keras.Input((config.z_dim,), name="z")
+    x = layers.Reshape((1, 1, config.z_dim))(z)
+    width = config.g_width * 2 ** (stages - 1)
+    x = layers.Conv2DTranspose(width, 4, strides=1, padding="valid", use_bias=False,
+                               kernel_initializer=CONV_INIT, name="project")(x)
+    x = _norm("batch", "project_bn")(x)
+    x = layers.ReLU()(x)
+    for stage in range(1, stages):
+        width //= 2
+        x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False,
+                                   kernel_initializer=CONV_INIT, name=f"up{stage}")(x)
+        x = _norm("batch", f"up{stage}_bn")(x)
+        x = layers.ReLU()(x)
+    x = layers.Conv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=CONV_INIT, name="to_rgb")(x)
+    image = layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(z, image, name=name)
+
+
+def build_discriminator(config: TrainConfig, name: str = "discriminator") -> keras.Model:
+    """image `[B, S, S, 3]` → logit `[B, 1]` (sigmoid applied by the loss when it is BCE)."""
+    stages = _stages(config.image_size)
+    image = keras.Input((config.image_size, config.image_size, 3), name="image")
+    x = layers.Conv2D(config.d_width, 4, strides=2, padding="same", kernel_initializer=CONV_INIT, name="down0")(image)
+    x = layers.LeakyReLU(0.2)(x)
+    width = config.d_width
+    for stage in range(1, stages):
+        width *= 2
+        x = layers.Conv2D(width, 4, strides=2, padding="same", use_bias=config.d_norm == "none",
+                          kernel_initializer=CONV_INIT, name=f"down{stage}")(x)
+        x = _norm(config.d_norm, f"down{stage}_norm")(x)
+        x = layers.LeakyReLU(0.2)(x)
+    x = layers.Conv2D(1, 4, strides=1, padding="valid", kernel_initializer=CONV_INIT, name="score")(x)
+    logit = layers.Flatten(dtype="float32", name="logit")(x)
+    return keras.Model(image, logit, name=name)

@@ -1,0 +1,103 @@
+"""Run directories: where a run's config, checkpoints, samples and metrics live.
+
+    runs/<timestamp>-<variant>/
+        config.json      the full TrainConfig
+        dataset.json     which prepared dataset and split (path, split id, counts)
+        run.json         status (running / finished / interrupted / failed / stopped) and notes
+        metrics.jsonl    one JSON object per epoch
+        samples/         fixed-noise grid per epoch
+        checkpoints/     see checkpoint.py
+    runs/latest          path of the most recently started run
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from kgan.config import TrainConfig
+from kgan.errors import KganError
+from kgan.files import write_text_atomic
+
+
+def runs_root() -> Path:
+    return Path(os.environ.get("KGAN_RUNS_DIR") or "runs")
+
+
+def new_run_dir(variant: str, root: Path | None = None) -> Path:
+    root = Path(root or runs_root())
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate, suffix = root / f"{stamp}-{variant}", 1
+    while candidate.exists():
+        suffix += 1
+        candidate = root / f"{stamp}-{variant}-{suffix}"
+    return candidate
+
+
+def mark_latest(run_dir: Path, root: Path | None = None) -> None:
+    root = Path(root or runs_root())
+    write_text_atomic(root / "latest", str(Path(run_dir).resolve()) + "\n")
+
+
+def latest_run(root: Path | None = None) -> Path:
+    """The most recently started run, or a KganError saying how to make one."""
+    root = Path(root or runs_root())
+    pointer = root / "latest"
+    if pointer.is_file():
+        path = Path(pointer.read_text().strip())
+        if (path / "config.json").is_file():
+            return path
+    candidates = sorted(p for p in root.glob("*/config.json")) if root.is_dir() else []
+    if candidates:
+        return candidates[-1].parent
+    raise KganError(f"no run found under {root}/: train one with `kgan train` or pass --run-dir")
+
+
+def resolve_run(run_dir: Path | None) -> Path:
+    if run_dir is None:
+        return latest_run()
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise KganError(f"{run_dir} is not a kgan run (no config.json): pass the folder `kgan train` created")
+    return run_dir
+
+
+def load_config(run_dir: Path) -> TrainConfig:
+    return TrainConfig.load(Path(run_dir) / "config.json")
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError):
+        return default
+
+
+def write_status(run_dir: Path, status: str, **details: Any) -> None:
+    info = read_json(Path(run_dir) / "run.json", {}) or {}
+    info.update(status=status, updated=time.time(), **details)
+    write_text_atomic(Path(run_dir) / "run.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+
+def append_metrics(run_dir: Path, row: dict[str, Any]) -> None:
+    """Append one JSON line; lines from epochs that a resume redid are replaced."""
+    path = Path(run_dir) / "metrics.jsonl"
+    rows = [r for r in read_metrics(run_dir) if r.get("epoch") != row.get("epoch")]
+    rows.append(row)
+    write_text_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows

@@ -1,0 +1,76 @@
+"""Images out of a generator: fixed noise, batched generation, grids and PNG files."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from kgan.errors import KganError
+from kgan.files import write_bytes_atomic
+
+MAX_SAMPLES = 100_000  # a sanity bound: generation is batched, the grid is not
+
+
+def fixed_noise(seed: int, count: int, z_dim: int) -> np.ndarray:
+    """The noise behind a seed's sample grid: the same seed always gives the same images."""
+    return np.random.default_rng([seed, 0x5A4D]).standard_normal((count, z_dim)).astype(np.float32)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """[-1, 1] floats → uint8 [0, 255], rounding to nearest."""
+    return np.clip(np.round((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def generate(generator, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Run the generator in inference mode (`training=False`) in batches → uint8 images."""
+    chunks = [
+        to_uint8(generator(z[start : start + batch_size], training=False))
+        for start in range(0, len(z), batch_size)
+    ]
+    return np.concatenate(chunks) if chunks else np.zeros((0, 1, 1, 3), np.uint8)
+
+
+def grid_shape(count: int) -> tuple[int, int]:
+    """(rows, columns) of the most square grid that holds `count` images."""
+    columns = math.ceil(math.sqrt(count))
+    return math.ceil(count / columns), columns
+
+
+def image_grid(images: np.ndarray, padding: int = 2) -> np.ndarray:
+    """Tile `[N, H, W, 3]` uint8 images into one image with a white border between them."""
+    count, height, width, _ = images.shape
+    rows, columns = grid_shape(count)
+    grid = np.full(
+        (rows * (height + padding) + padding, columns * (width + padding) + padding, 3), 255, np.uint8
+    )
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        top, left = padding + row * (height + padding), padding + column * (width + padding)
+        grid[top : top + height, left : left + width] = image
+    return grid
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_png(path: Path, image: np.ndarray) -> Path:
+    """Write a PNG atomically; an unwritable path is a KganError."""
+    path = Path(path)
+    try:
+        write_bytes_atomic(path, png_bytes(image))
+    except OSError as error:
+        raise KganError(f"cannot write {path}: {error.strerror or error}; choose a writable path") from None
+    return path
+
+
+def check_count(count: int) -> int:
+    if count <= 0 or count > MAX_SAMPLES:
+        raise KganError(f"--n must be between 1 and {MAX_SAMPLES}, got {count}")
+    return count

@@ -1,0 +1,247 @@
+"""Training a run: build the GAN, feed it the pipeline, record every epoch, resume exactly.
+
+`create_run` writes a new run directory; `train` trains it (or continues it) with
+`keras.Model.fit`. Side effects live in callbacks: `RunRecorder` writes the metrics,
+the fixed-noise sample grid and the checkpoint at the end of every epoch, and stops
+the run at the first non-finite loss (keeping the last good checkpoint).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from kgan import checkpoint, runs
+from kgan.config import TrainConfig
+from kgan.data.dataset import PreparedDataset
+from kgan.data.default import resolve_dataset
+from kgan.data.pipeline import default_steps_per_epoch, load_split, training_dataset
+from kgan.errors import KganError
+from kgan.files import write_text_atomic
+from kgan.gan import GAN, METRIC_NAMES, make_optimizers
+from kgan.sampling import fixed_noise, generate, image_grid, save_png
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The shape of a (possibly resumed) training session, for progress displays."""
+
+    epochs: int
+    steps_per_epoch: int
+    start_step: int
+    batch_size: int
+    images_per_step: int
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    status: str  # "finished", "interrupted" or "failed"
+    step: int
+    epoch: int
+    message: str = ""
+
+
+def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | None = None) -> Path:
+    """Make a run directory holding the config and the dataset reference."""
+    config.validate()
+    run_dir = Path(run_dir) if run_dir else runs.new_run_dir(config.variant)
+    if (run_dir / "config.json").exists():
+        raise KganError(f"{run_dir} already holds a run: pass --resume to continue it, or another --run-dir")
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise KganError(f"--run-dir {run_dir} is not empty: choose a new folder")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / "config.json")
+    write_text_atomic(run_dir / "dataset.json", json.dumps(dataset.describe(), indent=2) + "\n")
+    runs.write_status(run_dir, "created", created=time.time())
+    runs.mark_latest(run_dir)
+    return run_dir
+
+
+def run_dataset(run_dir: Path) -> PreparedDataset:
+    """The run's dataset, checked to be the very split the run started with."""
+    info = runs.read_json(Path(run_dir) / "dataset.json") or {}
+    dataset = resolve_dataset(info.get("path", "synthetic"))
+    if info.get("split_id") and info["split_id"] != dataset.split_id:
+        raise KganError(
+            f"the dataset at {dataset.folder} changed since this run started (split {dataset.split_id}, "
+            f"run used {info['split_id']}): restore it or start a new run"
+        )
+    return dataset
+
+
+def build_gan(config: TrainConfig) -> GAN:
+    """A compiled GAN with optimizer slots created (ready to restore or train)."""
+    gan = GAN.from_config_values(config)
+    gan.compile(*make_optimizers(config))
+    gan.build_optimizers()
+    return gan
+
+
+def train(
+    run_dir: Path,
+    *,
+    epochs: int | None = None,
+    callbacks: list[keras.callbacks.Callback] | tuple = (),
+) -> TrainResult:
+    """Train (or continue) the run in `run_dir` up to `epochs` (default: the config's).
+
+    Continuing from a checkpoint at step s is exact: the weights after E epochs equal
+    those of an uninterrupted run (bitwise with op determinism on CPU).
+    """
+    run_dir = Path(run_dir)
+    config = runs.load_config(run_dir)
+    if epochs is not None and epochs != config.epochs:
+        config = config.with_overrides(epochs=epochs).validate()
+        config.save(run_dir / "config.json")
+    dataset = run_dataset(run_dir)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+    images = load_split(dataset, "train")
+    steps_per_epoch = config.steps_per_epoch or default_steps_per_epoch(
+        len(images), config.batch_size, config.n_critic
+    )
+    gan = build_gan(config)
+    start_step = 0
+    last = checkpoint.latest(run_dir)
+    if last is not None:
+        state = checkpoint.restore(last, gan)
+        start_step = int(state["step"])
+        if state.get("steps_per_epoch", steps_per_epoch) != steps_per_epoch:
+            raise KganError(
+                f"checkpoint {last.name} used {state['steps_per_epoch']} steps per epoch, now {steps_per_epoch}: "
+                "the dataset or batch size changed; start a new run"
+            )
+    plan = Plan(config.epochs, steps_per_epoch, start_step, config.batch_size, config.batch_size)
+    if start_step >= plan.total_steps:
+        runs.write_status(run_dir, "finished")
+        return TrainResult(run_dir, "finished", start_step, config.epochs, "already trained to the requested epochs")
+
+    recorder = RunRecorder(run_dir, config, plan)
+    all_callbacks = [recorder, *callbacks]
+    for callback in all_callbacks:
+        if hasattr(callback, "on_plan"):
+            callback.on_plan(plan, config)
+
+    def dataset_for(first: int, end: int) -> tf.data.Dataset:
+        return training_dataset(
+            images, image_size=config.image_size, batch_size=config.batch_size, z_dim=config.z_dim,
+            seed=config.seed, steps_per_epoch=steps_per_epoch, start_step=first, end_step=end,
+            n_critic=config.n_critic,
+        )
+
+    runs.write_status(run_dir, "running", steps_per_epoch=steps_per_epoch)
+    try:
+        first_epoch, offset = divmod(start_step, steps_per_epoch)
+        if offset:  # finish the epoch that an interrupt cut short
+            end = (first_epoch + 1) * steps_per_epoch
+            gan.fit(dataset_for(start_step, end), epochs=first_epoch + 1, initial_epoch=first_epoch,
+                    steps_per_epoch=steps_per_epoch - offset, verbose=0, callbacks=all_callbacks)
+            first_epoch += 1
+        if not recorder.failed and first_epoch < config.epochs:
+            gan.fit(dataset_for(first_epoch * steps_per_epoch, plan.total_steps), epochs=config.epochs,
+                    initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch, verbose=0,
+                    callbacks=all_callbacks)
+    except KeyboardInterrupt:
+        step = int(gan.g_optimizer.iterations.numpy())
+        if recorder.failed:
+            raise
+        path = checkpoint.save(run_dir, gan, recorder.state(step), keep=config.keep_checkpoints)
+        runs.write_status(run_dir, "interrupted", step=step)
+        return TrainResult(run_dir, "interrupted", step, step // steps_per_epoch,
+                           f"interrupted at step {step}; checkpoint {path.name} saved")
+    step = int(gan.g_optimizer.iterations.numpy())
+    if recorder.failed:
+        runs.write_status(run_dir, "failed", step=step, reason=recorder.failed)
+        return TrainResult(run_dir, "failed", step, step // steps_per_epoch, recorder.failed)
+    runs.write_status(run_dir, "finished", step=step)
+    return TrainResult(run_dir, "finished", step, config.epochs)
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """Per epoch: metrics line, fixed-noise sample grid, checkpoint. Stops on NaN/Inf."""
+
+    def __init__(self, run_dir: Path, config: TrainConfig, plan: Plan):
+        super().__init__()
+        self.run_dir, self.config, self.plan = Path(run_dir), config, plan
+        self.noise = fixed_noise(config.seed, config.sample_count, config.z_dim) if config.sample_count else None
+        self.failed: str | None = None
+        self._epoch_start = time.perf_counter()
+        self._epoch_first_step = plan.start_step
+
+    def state(self, step: int) -> dict[str, Any]:
+        return {
+            "step": step,
+            "epoch": step // self.plan.steps_per_epoch,
+            "steps_per_epoch": self.plan.steps_per_epoch,
+            "seed": self.config.seed,
+            "variant": self.config.variant,
+        }
+
+    def _step(self) -> int:
+        return int(self.model.g_optimizer.iterations.numpy())
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_start = time.perf_counter()
+        self._epoch_first_step = self._step()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        bad = _non_finite(logs)
+        if bad and not self.failed:
+            step = self._step()
+            last = checkpoint.latest(self.run_dir)
+            kept = f"last good checkpoint {last.name} kept" if last else "no checkpoint was written yet"
+            self.failed = (
+                f"non-finite {bad} at step {step}: training stopped, {kept}; "
+                "try a lower learning rate (--lr-g/--lr-d) or another --seed"
+            )
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.failed:
+            return
+        step = self._step()
+        seconds = time.perf_counter() - self._epoch_start
+        steps = max(step - self._epoch_first_step, 0)
+        row = {
+            "epoch": epoch + 1,
+            "step": step,
+            **{name: _to_float(logs.get(name)) for name in METRIC_NAMES if logs and name in logs},
+            "seconds": round(seconds, 3),
+            "images_per_sec": round(steps * self.plan.images_per_step / seconds, 2) if seconds > 0 else None,
+            "time": time.time(),
+        }
+        if self.noise is not None:
+            grid = image_grid(generate(self.model.sampler, self.noise))
+            save_png(self.run_dir / "samples" / f"epoch-{epoch + 1:04d}.png", grid)
+        checkpoint.save(self.run_dir, self.model, self.state(step), keep=self.config.keep_checkpoints)
+        runs.append_metrics(self.run_dir, row)
+
+
+def _to_float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _non_finite(logs: dict | None) -> str | None:
+    """The name of the first loss or output that is NaN or infinite, if any."""
+    for name, value in (logs or {}).items():
+        number = _to_float(value)
+        if number is not None and not math.isfinite(number):
+            return name
+    return None
