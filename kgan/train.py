@@ -149,11 +149,11 @@ def train(
         if offset:  # finish the epoch that an interrupt cut short
             end = (first_epoch + 1) * steps_per_epoch
             gan.fit(dataset_for(start_step, end), epochs=first_epoch + 1, initial_epoch=first_epoch,
-                    steps_per_epoch=steps_per_epoch - offset, verbose=0, callbacks=all_callbacks)
+                    steps_per_epoch=steps_per_epoch - offset, verbose=0, shuffle=False, callbacks=all_callbacks)
             first_epoch += 1
         if not recorder.failed and first_epoch < config.epochs:
             gan.fit(dataset_for(first_epoch * steps_per_epoch, plan.total_steps), epochs=config.epochs,
-                    initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch, verbose=0,
+                    initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch, verbose=0, shuffle=False,
                     callbacks=all_callbacks)
     except KeyboardInterrupt:
         step = int(gan.g_optimizer.iterations.numpy())

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kgan.data.dataset import IngestReport, PreparedDataset, ImageWriter, make_splits, write_manifest
+from kgan.data.dataset import ImageWriter, IngestReport, PreparedDataset, make_splits, write_manifest
 from kgan.errors import KganError
 from kgan.files import atomic_directory
 

@@ -1,0 +1,1 @@
+"""The `kgan` command line: a thin Typer layer over the kgan library."""

@@ -1,0 +1,290 @@
+"""`kgan`: prepare data, train, sample and benchmark from the command line.
+
+Every error a user can cause prints one line on stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported anywhere
+
+import typer
+
+from cli.ui import (
+    ByteProgress,
+    CountProgress,
+    console,
+    err_console,
+    import_tensorflow,
+    interactive,
+)
+from kgan.errors import KganError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Train, evaluate and serve anime-avatar GANs (DCGAN and WGAN-GP).")
+data_app = typer.Typer(no_args_is_help=True, help="Prepare, fetch or draw datasets.")
+bench_app = typer.Typer(no_args_is_help=True, help="Print throughput figures.")
+app.add_typer(data_app, name="data")
+app.add_typer(bench_app, name="bench")
+
+
+class Variant(str, Enum):
+    dcgan = "dcgan"
+    wgangp = "wgangp"
+
+
+class Loss(str, Enum):
+    bce = "bce"
+    wasserstein = "wasserstein"
+
+
+class Norm(str, Enum):
+    batch = "batch"
+    instance = "instance"
+    layer = "layer"
+    none = "none"
+
+
+class Optimizer(str, Enum):
+    adam = "adam"
+    rmsprop = "rmsprop"
+
+
+class Preset(str, Enum):
+    paper = "paper"
+    quick = "quick"
+
+
+def _report_ingest(dataset, report) -> None:
+    counts = dataset.manifest["split_counts"]
+    console.print(
+        f"prepared {dataset.folder}: {report.used} images "
+        f"(train {counts['train']}, val {counts['val']}, test {counts['test']}), "
+        f"{report.duplicates} duplicates dropped, {len(report.skipped)} skipped"
+    )
+    for reason, count in sorted(report.reason_counts().items()):
+        console.print(f"  skipped {count}: {reason}")
+
+
+@data_app.command("prepare")
+def data_prepare(
+    source: Annotated[str, typer.Argument(help="A folder, .zip, .tar(.gz) or http(s) URL of images.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the prepared dataset.")],
+    size: Annotated[int, typer.Option(min=8, max=1024, help="Stored square size in pixels.")] = 96,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the random split.")] = 0,
+    val: Annotated[int | None, typer.Option(min=0, help="Validation images (default: 2000, or 10% of small sets).")] = None,
+    test: Annotated[int | None, typer.Option(min=0, help="Test images (default: as --val).")] = None,
+    max_pixels: Annotated[int, typer.Option(min=1, help="Refuse images with more pixels (decompression bombs).")] = 40_000_000,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing prepared dataset at --out.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+) -> None:
+    """Ingest images into a prepared dataset with a seeded, content-disjoint train/val/test split."""
+    from kgan.data.prepare import prepare
+
+    live = interactive(quiet)
+    with ByteProgress("download", live) as bytes_bar, CountProgress("images", live) as counter:
+        dataset, report = prepare(source, out, size=size, seed=seed, val=val, test=test,
+                                  max_pixels=max_pixels, overwrite=overwrite,
+                                  download_progress=bytes_bar, progress=counter)
+    _report_ingest(dataset, report)
+
+
+@data_app.command("fetch")
+def data_fetch(
+    name: Annotated[str, typer.Argument(help="Dataset name: anime-faces (the paper's 71,314 faces).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the prepared dataset.")],
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the random split.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing prepared dataset at --out.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+) -> None:
+    """Download a known dataset (resumable), then prepare it."""
+    from kgan.data.fetch import fetch
+
+    live = interactive(quiet)
+    with ByteProgress(name, live) as bytes_bar, CountProgress("images", live) as counter:
+        dataset, report = fetch(name, out, overwrite=overwrite, download_progress=bytes_bar,
+                                progress=counter, seed=seed)
+    _report_ingest(dataset, report)
+
+
+@data_app.command("synthetic")
+def data_synthetic(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the prepared dataset.")],
+    count: Annotated[int, typer.Option(min=10, max=2_000_000, help="Number of avatars.")] = 12_000,
+    seed: Annotated[int, typer.Option(min=0, help="Drawing and split seed.")] = 0,
+    val: Annotated[int | None, typer.Option(min=0, help="Validation images (default: 10%, at most 2000).")] = None,
+    test: Annotated[int | None, typer.Option(min=0, help="Test images (default: as --val).")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+) -> None:
+    """Draw procedural anime-style avatars (96×96) with their attributes, as a prepared dataset."""
+    from kgan.data.synthetic import write_synthetic
+
+    with CountProgress("avatars", interactive(quiet), total=count) as counter:
+        dataset = write_synthetic(out, count, seed, val=val, test=test, progress=counter)
+    counts = dataset.manifest["split_counts"]
+    console.print(f"drew {dataset.manifest['count']} avatars into {out} "
+                  f"(train {counts['train']}, val {counts['val']}, test {counts['test']}); "
+                  f"attributes in {out / 'attributes.csv'}")
+
+
+@app.command()
+def train(
+    variant: Annotated[Variant | None, typer.Option(help="dcgan (Table 1) or wgangp (Table 2).")] = None,
+    data: Annotated[str | None, typer.Option(help="Prepared dataset folder, or 'synthetic'.")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Epochs to train (paper: at most 80).")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Batch size (paper: 128).")] = None,
+    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: a new one under runs/).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed of weights, data order and noise.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run (latest, or --run-dir) from its last checkpoint.")] = False,
+    config: Annotated[Path | None, typer.Option(help="JSON or TOML file of config values.")] = None,
+    preset: Annotated[Preset, typer.Option(help="paper: the paper's settings; quick: a small model for a CPU demo.")] = Preset.paper,
+    image_size: Annotated[int | None, typer.Option(help="32, 64 (paper) or 128.")] = None,
+    g_width: Annotated[int | None, typer.Option(min=1, help="Generator base width (ngf).")] = None,
+    d_width: Annotated[int | None, typer.Option(min=1, help="Discriminator base width (ndf).")] = None,
+    d_norm: Annotated[Norm | None, typer.Option(help="Discriminator normalisation.")] = None,
+    loss: Annotated[Loss | None, typer.Option(help="bce (sigmoid D) or wasserstein (linear critic).")] = None,
+    gp_weight: Annotated[float | None, typer.Option(min=0, help="Gradient penalty λ (0: off).")] = None,
+    n_critic: Annotated[int | None, typer.Option(min=1, help="D steps per G step.")] = None,
+    optimizer: Annotated[Optimizer | None, typer.Option(help="adam or rmsprop.")] = None,
+    lr_g: Annotated[float | None, typer.Option(min=0, help="Generator learning rate.")] = None,
+    lr_d: Annotated[float | None, typer.Option(min=0, help="Discriminator learning rate.")] = None,
+    beta1: Annotated[float | None, typer.Option(help="Adam β1.")] = None,
+    beta2: Annotated[float | None, typer.Option(help="Adam β2.")] = None,
+    ema: Annotated[float | None, typer.Option(help="Generator EMA decay, e.g. 0.999 (0: off).")] = None,
+    steps_per_epoch: Annotated[int | None, typer.Option(min=0, help="Steps per epoch (0: one pass).")] = None,
+    deterministic: Annotated[bool | None, typer.Option(help="Deterministic ops (bitwise-reproducible on CPU).")] = None,
+    quiet: Annotated[bool, typer.Option(help="Plain log lines instead of live progress.")] = False,
+) -> None:
+    """Train a GAN (new run, or --resume), writing checkpoints, samples and metrics to the run folder."""
+    import_tensorflow()
+    from cli.train_view import TrainingDisplay
+    from kgan import runs
+    from kgan.config import PRESETS, TrainConfig, read_config_file
+    from kgan.data.default import resolve_dataset
+    from kgan.train import create_run
+    from kgan.train import train as train_run
+
+    overrides = {
+        "variant": variant.value if variant else None, "data": data, "epochs": epochs,
+        "batch_size": batch_size, "seed": seed, "image_size": image_size, "g_width": g_width,
+        "d_width": d_width, "d_norm": d_norm.value if d_norm else None, "loss": loss.value if loss else None,
+        "gp_weight": gp_weight, "n_critic": n_critic, "optimizer": optimizer.value if optimizer else None,
+        "lr_g": lr_g, "lr_d": lr_d, "beta1": beta1, "beta2": beta2, "ema": ema,
+        "steps_per_epoch": steps_per_epoch, "deterministic": deterministic,
+    }
+    if resume:
+        changed = sorted(k for k, v in overrides.items() if v is not None and k != "epochs")
+        if changed or config or preset != Preset.paper:
+            names = ", ".join("--" + k.replace("_", "-") for k in changed) or "--config/--preset"
+            raise KganError(f"{names} cannot change on --resume (the run keeps its config); only --epochs can")
+        target = runs.resolve_run(run_dir)
+    else:
+        file_values = read_config_file(config) if config else {}
+        chosen = overrides["variant"] or file_values.get("variant", "dcgan")
+        settings = TrainConfig.for_variant(chosen).with_overrides(**PRESETS[preset.value])
+        settings = settings.with_overrides(**file_values).with_overrides(**overrides).validate()
+        live = interactive(quiet)
+        with CountProgress("drawing the default synthetic dataset", live and settings.data == "synthetic"):
+            dataset = resolve_dataset(settings.data)
+        target = create_run(settings, dataset, run_dir)
+        console.print(f"run {target} ({settings.variant}, data {dataset.folder})")
+    display = TrainingDisplay(interactive(quiet))
+    try:
+        result = train_run(target, epochs=epochs, callbacks=[display])
+    finally:
+        display.close()
+    if result.status == "interrupted":
+        console.print(f"{result.message}; continue with: kgan train --resume --run-dir {target}")
+        raise typer.Exit(130)
+    if result.status == "failed":
+        raise KganError(result.message)
+    console.print(f"finished {result.epoch} epochs ({result.step} steps) in {target}; "
+                  f"samples in {target / 'samples'}")
+
+
+@app.command()
+def sample(
+    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: the latest run).")] = None,
+    n: Annotated[int, typer.Option("--n", help="Number of images.")] = 64,
+    out: Annotated[Path, typer.Option(help="PNG file for the grid.")] = Path("samples.png"),
+    seed: Annotated[int | None, typer.Option(min=0, help="Noise seed (default: the run's seed, i.e. its epoch grids).")] = None,
+) -> None:
+    """Write a PNG grid of images from a run's generator (EMA weights when kept)."""
+    import_tensorflow()
+    from kgan import checkpoint, runs
+    from kgan.sampling import check_count, fixed_noise, generate, image_grid, save_png
+
+    check_count(n)
+    target = runs.resolve_run(run_dir)
+    settings = runs.load_config(target)
+    last = checkpoint.latest(target)
+    if last is None:
+        raise KganError(f"run {target} has no checkpoint yet: train it first (kgan train --resume --run-dir {target})")
+    generator = checkpoint.load_generator(last, settings)
+    noise = fixed_noise(settings.seed if seed is None else seed, n, settings.z_dim)
+    save_png(out, image_grid(generate(generator, noise)))
+    console.print(f"wrote {n} samples from {target.name}/{last.name} to {out}")
+
+
+@bench_app.command("train")
+def bench_train(
+    variant: Annotated[Variant, typer.Option(help="Variant to measure.")] = Variant.dcgan,
+    batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 128,
+    steps: Annotated[int, typer.Option(min=1, help="Timed steps.")] = 8,
+    warmup: Annotated[int, typer.Option(min=1, help="Untimed steps first (tracing, allocation).")] = 3,
+    data: Annotated[str, typer.Option(help="Prepared dataset for the pipeline figure.")] = "synthetic",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Train-step images/s (fit and bare tf.function) and input-pipeline images/s at 64×64."""
+    import_tensorflow()
+    from rich.table import Table
+
+    from kgan.bench import bench_train as run_bench
+    from kgan.data.default import resolve_dataset
+
+    figures = run_bench(resolve_dataset(data), variant.value, batch_size, steps, warmup)
+    if as_json:
+        print(json.dumps(figures))
+        return
+    table = Table(title=f"kgan bench train — {variant.value}, 64×64, batch {batch_size}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; user errors become one line on stderr and exit code 2."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="kgan", standalone_mode=False)
+    except KganError as error:
+        err_console.print(f"kgan: error: {error}", markup=False)
+        return 2
+    except (typer.Exit, typer.Abort) as done:
+        return getattr(done, "exit_code", 130)
+    except Exception as error:
+        # Typer's (vendored) click raises its usage errors with format_message/exit_code.
+        if not (hasattr(error, "format_message") and hasattr(error, "exit_code")):
+            raise
+        context = getattr(error, "ctx", None)
+        if type(error).__name__ == "NoArgsIsHelpError":
+            return 0  # the help text was already printed
+        hint = f" (see `{context.command_path} --help`)" if context is not None else ""
+        err_console.print(f"kgan: error: {error.format_message()}{hint}", markup=False)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("kgan: interrupted", markup=False)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Terminal output: Rich progress for interactive terminals, plain lines otherwise."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+console = Console(stderr=False, highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def interactive(quiet: bool = False) -> bool:
+    """Rich live output only on a real terminal, outside CI, unless --quiet."""
+    return not quiet and sys.stdout.isatty() and os.environ.get("CI", "").lower() not in ("1", "true")
+
+
+class CountProgress:
+    """A spinner with a running count, for scans of unknown length."""
+
+    def __init__(self, description: str, live: bool, total: int | None = None):
+        self.live = live
+        self.progress = None
+        if live:
+            self.progress = Progress(SpinnerColumn(), TextColumn(description), BarColumn(),
+                                     MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+            self.task = self.progress.add_task(description, total=total)
+
+    def __enter__(self):
+        if self.progress:
+            self.progress.start()
+        return self
+
+    def __call__(self, done: int) -> None:
+        if self.progress:
+            self.progress.update(self.task, completed=done)
+
+    def __exit__(self, *exc):
+        if self.progress:
+            self.progress.stop()
+
+
+class ByteProgress:
+    """A download bar: bytes, speed, ETA."""
+
+    def __init__(self, description: str, live: bool):
+        self.progress = None
+        if live:
+            self.progress = Progress(TextColumn(description), BarColumn(), DownloadColumn(),
+                                     TransferSpeedColumn(), TimeRemainingColumn(), console=console)
+            self.task = self.progress.add_task(description, total=None)
+
+    def __enter__(self):
+        if self.progress:
+            self.progress.start()
+        return self
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.progress:
+            self.progress.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        if self.progress:
+            self.progress.stop()
+
+
+@contextlib.contextmanager
+def silence_native_stderr() -> Iterator[None]:
+    """Hide what native code writes to fd 2 (TensorFlow's start-up banner ignores
+    TF_CPP_MIN_LOG_LEVEL); Python-level errors raised inside still propagate."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow and probe devices once, without the native log noise."""
+    with silence_native_stderr():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()

@@ -1,0 +1,98 @@
+"""Throughput figures: the fit-driven train step, a bare tf.function step, the input pipeline."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kgan.config import TrainConfig
+from kgan.data.dataset import PreparedDataset
+from kgan.data.pipeline import load_split, training_dataset
+
+
+class _StepTimer(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.marks: list[float] = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs:
+            float(logs["d_loss"])  # wait for the step to finish
+        self.marks.append(time.perf_counter())
+
+
+def bench_fit_step(config: TrainConfig, images: np.ndarray, steps: int, warmup: int) -> float:
+    """Images/s of `GAN.fit` on the real pipeline, after `warmup` steps."""
+    from kgan.train import build_gan
+
+    gan = build_gan(config)
+    total = warmup + steps
+    dataset = training_dataset(
+        images, image_size=config.image_size, batch_size=config.batch_size, z_dim=config.z_dim,
+        seed=0, steps_per_epoch=total, start_step=0, end_step=total, n_critic=config.n_critic,
+    )
+    timer = _StepTimer()
+    gan.fit(dataset, epochs=1, steps_per_epoch=total, verbose=0, shuffle=False, callbacks=[timer])
+    seconds = timer.marks[-1] - timer.marks[warmup - 1]
+    return steps * config.batch_size / seconds
+
+
+def bench_plain_step(config: TrainConfig, steps: int, warmup: int) -> float:
+    """Images/s of the same train_step in a bare tf.function on a fixed batch (no fit, no data)."""
+    from kgan.train import build_gan
+
+    gan = build_gan(config)
+    per_step = config.batch_size * config.n_critic
+    batch = {
+        "real": tf.random.uniform([per_step, config.image_size, config.image_size, 3], -1, 1),
+        "z": tf.random.normal([per_step, config.z_dim]),
+        "alpha": tf.random.uniform([per_step, 1, 1, 1]),
+    }
+    step = tf.function(gan.train_step)
+    for _ in range(warmup):
+        float(step(batch)["d_loss"])
+    start = time.perf_counter()
+    for _ in range(steps):
+        logs = step(batch)
+    float(logs["d_loss"])
+    return steps * config.batch_size / (time.perf_counter() - start)
+
+
+def bench_pipeline(config: TrainConfig, images: np.ndarray, batches: int = 60) -> float:
+    """Images/s that the input pipeline alone delivers (decode, resize, scale, noise)."""
+    dataset = training_dataset(
+        images, image_size=config.image_size, batch_size=config.batch_size, z_dim=config.z_dim,
+        seed=0, steps_per_epoch=batches + 5, start_step=0, end_step=batches + 5, n_critic=config.n_critic,
+    )
+    iterator = iter(dataset)
+    for _ in range(5):
+        next(iterator)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)["real"].numpy()
+    return batches * config.batch_size * config.n_critic / (time.perf_counter() - start)
+
+
+def bench_train(
+    dataset: PreparedDataset, variant: str = "dcgan", batch_size: int = 128, steps: int = 8, warmup: int = 3
+) -> dict[str, Any]:
+    """All three figures for one variant at 64×64 with the paper's architecture."""
+    config = TrainConfig.for_variant(variant).with_overrides(batch_size=batch_size).validate()
+    images = load_split(dataset, "train")
+    pipeline = bench_pipeline(config, images)
+    fit_step = bench_fit_step(config, images, steps, warmup)
+    plain_step = bench_plain_step(config, steps, warmup)
+    return {
+        "variant": variant,
+        "image_size": config.image_size,
+        "batch_size": batch_size,
+        "fit_step_images_per_sec": round(fit_step, 2),
+        "plain_step_images_per_sec": round(plain_step, 2),
+        "fit_over_plain": round(fit_step / plain_step, 3),
+        "pipeline_images_per_sec": round(pipeline, 1),
+        "pipeline_over_step": round(pipeline / fit_step, 1),
+    }

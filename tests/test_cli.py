@@ -1,0 +1,88 @@
+"""The `kgan` command line in real subprocesses: happy paths and one-line errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def kgan(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "CI": "true", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+        timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("kgan: error:") and "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    monkeypatch.delenv("KGAN_RUNS_DIR", raising=False)  # runs/ under the working directory
+    return tmp_path
+
+
+def test_data_train_sample_end_to_end(workdir):
+    made = kgan("data", "synthetic", "--out", "avatars", "--count", "120", "--seed", "1", cwd=workdir)
+    assert made.returncode == 0, made.stderr
+    assert "train 96, val 12, test 12" in made.stdout
+    trained = kgan("train", "--data", "avatars", "--epochs", "2", "--batch-size", "8", "--image-size", "32",
+                   "--g-width", "4", "--d-width", "4", "--steps-per-epoch", "2", "--seed", "5", cwd=workdir)
+    assert trained.returncode == 0, trained.stderr
+    lines = [line for line in trained.stdout.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 2 and "d_loss=" in lines[0] and "\x1b" not in trained.stdout  # plain, no escapes
+    out = workdir / "grid.png"
+    sampled = kgan("sample", "--n", "10", "--out", str(out), "--seed", "2", cwd=workdir)
+    assert sampled.returncode == 0, sampled.stderr
+    image = np.asarray(Image.open(out))
+    assert image.shape == (3 * 34 + 2, 4 * 34 + 2, 3) and image.std() > 5
+    resumed = kgan("train", "--resume", "--epochs", "3", cwd=workdir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "epoch 3/3" in resumed.stdout
+
+
+def test_bad_flags_are_one_line_errors(workdir):
+    assert_one_line_error(kgan("train", "--epochs", "0", cwd=workdir), "--epochs")
+    assert_one_line_error(kgan("train", "--variant", "gan", cwd=workdir), "--variant")
+    assert_one_line_error(kgan("train", "--bogus", cwd=workdir), "--bogus")
+    assert_one_line_error(kgan("train", "--data", str(workdir / "nowhere"), cwd=workdir), "does not exist")
+    assert_one_line_error(kgan("sample", cwd=workdir), "no run found")
+    assert_one_line_error(kgan("sample", "--n", "0", cwd=workdir), "--n")
+    assert_one_line_error(kgan("train", "--resume", cwd=workdir), "no run found")
+
+
+def test_data_errors_are_one_line(workdir):
+    empty = workdir / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no images here")
+    assert_one_line_error(kgan("data", "prepare", str(empty), "--out", "out", cwd=workdir), "no usable image")
+    assert_one_line_error(kgan("data", "prepare", "missing", "--out", "out", cwd=workdir), "does not exist")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/faces.zip"
+    offline = kgan("data", "fetch", "anime-faces", "--out", "faces", cwd=workdir,
+                   env={"KGAN_ANIME_FACES_URL": closed, "KGAN_CACHE_DIR": str(workdir / "cache")})
+    assert_one_line_error(offline, "cannot download", "kgan data prepare")
+    assert not (workdir / "faces").exists()
+
+
+def test_resume_refuses_config_changes(workdir, small_dataset):
+    first = kgan("train", "--data", str(small_dataset), "--epochs", "1", "--batch-size", "8", "--image-size", "32",
+                 "--g-width", "4", "--d-width", "4", "--steps-per-epoch", "1", cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    assert_one_line_error(kgan("train", "--resume", "--batch-size", "16", cwd=workdir), "--batch-size", "--resume")

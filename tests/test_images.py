@@ -1,0 +1,59 @@
+"""Image decoding policy: conversions, crop, and everything that must be skipped."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kgan.data.images import SkippedImage, decode_image
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "RGBA", "CMYK", "LA", "I;16", "1"])
+def test_every_mode_becomes_rgb(mode):
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    image = Image.new("RGB", (40, 40), (200, 30, 30)).convert(mode)
+    out = decode_image(encode(image, fmt), 16)
+    assert out.shape == (16, 16, 3) and out.dtype == np.uint8
+
+
+def test_transparency_is_composited_over_white():
+    image = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
+    out = decode_image(encode(image), 10)
+    assert (out == 255).all()
+
+
+def test_non_square_is_centre_cropped():
+    image = Image.new("RGB", (30, 10), (255, 0, 0))
+    image.paste((0, 0, 255), (10, 0, 20, 10))  # the centre third is blue
+    out = decode_image(encode(image), 10)
+    assert (out[..., 2] == 255).all() and (out[..., 0] == 0).all()
+
+
+def test_empty_truncated_and_non_images_are_skipped():
+    with pytest.raises(SkippedImage, match="empty"):
+        decode_image(b"", 8)
+    with pytest.raises(SkippedImage, match="not an image"):
+        decode_image(b"hello, this is text", 8)
+    whole = encode(Image.new("RGB", (64, 64), (1, 2, 3)), "JPEG")
+    with pytest.raises(SkippedImage, match="truncated"):
+        decode_image(whole[: len(whole) // 2], 8)
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    bomb = encode(Image.new("L", (5000, 5000)), "PNG", optimize=True)
+    assert len(bomb) < 100_000  # tiny file, 25 megapixels
+    with pytest.raises(SkippedImage, match="decompression bomb"):
+        decode_image(bomb, 8, max_pixels=1_000_000)
+
+
+def test_resize_is_antialiased():
+    checker = (np.indices((96, 96)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    out = decode_image(encode(Image.fromarray(checker).convert("RGB")), 32)
+    assert abs(float(out.mean()) - 127.5) < 10 and out.std() < 20  # averaged, not aliased

@@ -1,0 +1,247 @@
+"""`prepare`: sources of every kind, hostile archives, splits, and the report."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import os
+import socket
+import tarfile
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kgan.data.dataset import PreparedDataset, make_splits
+from kgan.data.download import download
+from kgan.data.prepare import prepare
+from kgan.errors import KganError
+
+
+def png(colour, size=(24, 24), mode="RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def make_folder(root: Path, count: int = 30) -> Path:
+    root.mkdir(parents=True)
+    for i in range(count):
+        (root / f"img{i:03d}.png").write_bytes(png((i * 8, 255 - i * 8, i)))
+    return root
+
+
+def tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        digest.update(str(path.relative_to(root)).encode())
+        if path.is_file() and not path.is_symlink():
+            digest.update(path.read_bytes())
+        digest.update(str(path.lstat().st_mtime_ns).encode())
+    return digest.hexdigest()
+
+
+def test_folder_with_bad_files_is_reported_and_never_modified(tmp_path):
+    source = make_folder(tmp_path / "src")
+    (source / "empty.jpg").write_bytes(b"")
+    (source / "notes.txt").write_text("not an image")
+    whole = png((1, 2, 3), size=(64, 64))
+    (source / "truncated.png").write_bytes(whole[: len(whole) // 2])
+    (source / "gray.png").write_bytes(png(128, mode="L"))
+    (source / "palette.png").write_bytes(png(3, mode="P"))
+    (source / "wide.png").write_bytes(png((9, 9, 9), size=(40, 20)))
+    os.symlink(source / "img000.png", source / "link.png")
+    before = tree_digest(source)
+
+    dataset, report = prepare(source, tmp_path / "out", size=16, seed=1)
+
+    assert tree_digest(source) == before
+    assert report.scanned == 37
+    reasons = dict(report.skipped)
+    assert reasons["empty.jpg"] == "empty file"
+    assert reasons["notes.txt"] == "not an image"
+    assert reasons["truncated.png"].startswith("truncated")
+    assert reasons["link.png"] == "refused: symbolic link"
+    assert report.used == 33 and dataset.images.shape == (33, 16, 16, 3)
+    assert dataset.manifest["report"]["skipped"] == 4
+
+
+def test_duplicates_never_cross_splits(tmp_path):
+    source = make_folder(tmp_path / "src", count=40)
+    for i in range(10):  # byte-identical copies of earlier files
+        (source / f"copy{i}.png").write_bytes((source / f"img{i:03d}.png").read_bytes())
+    dataset, report = prepare(source, tmp_path / "out", size=8, val=5, test=5)
+    assert report.duplicates == 10 and report.used == 40
+    hashes = dataset.manifest["sha256"]
+    seen: dict[str, str] = {}
+    for split in ("train", "val", "test"):
+        for index in dataset.indices(split):
+            assert seen.setdefault(hashes[index], split) == split
+    assert sum(len(dataset.indices(s)) for s in ("train", "val", "test")) == 40
+
+
+def test_split_is_seeded_disjoint_and_persisted(tmp_path):
+    splits = make_splits(100, seed=5)
+    assert splits == make_splits(100, seed=5) and splits != make_splits(100, seed=6)
+    assert (len(splits["val"]), len(splits["test"]), len(splits["train"])) == (10, 10, 80)
+    assert not set(splits["val"]) & set(splits["test"]) and not set(splits["train"]) & set(splits["val"])
+    assert len(make_splits(71_314, seed=0)["val"]) == 2000  # the paper's protocol
+    with pytest.raises(KganError, match="no training images"):
+        make_splits(10, seed=0, val=5, test=5)
+    dataset, _ = prepare(make_folder(tmp_path / "src"), tmp_path / "out", size=8, seed=2)
+    again = PreparedDataset(tmp_path / "out")
+    assert again.manifest["splits"] == dataset.manifest["splits"] and again.split_id == dataset.split_id
+
+
+def test_zip_and_tar_sources_refuse_unsafe_members(tmp_path):
+    good = png((10, 200, 30))
+    zip_path = tmp_path / "faces.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr("faces/a.png", good)
+        archive.writestr("faces/b.png", png((200, 10, 30)))
+        archive.writestr("/etc/evil.png", good)
+        archive.writestr("../escape.png", good)
+        link = zipfile.ZipInfo("faces/link.png")
+        link.external_attr = (0o120777 << 16)
+        archive.writestr(link, "/etc/passwd")
+    tar_path = tmp_path / "faces.tar.gz"
+    with tarfile.open(tar_path, "w:gz") as archive:
+        for name, data in [("ok/c.png", good), ("../../up.png", good), ("/abs.png", good)]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        symlink = tarfile.TarInfo("ok/sym.png")
+        symlink.type, symlink.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        archive.addfile(symlink)
+        hard = tarfile.TarInfo("ok/hard.png")
+        hard.type, hard.linkname = tarfile.LNKTYPE, "ok/c.png"
+        archive.addfile(hard)
+    outside_before = sorted(p.name for p in tmp_path.iterdir())
+    zip_bytes = zip_path.read_bytes()
+
+    zipped, zip_report = prepare(zip_path, tmp_path / "zip-out", size=8, val=0, test=0)
+    tarred, tar_report = prepare(tar_path, tmp_path / "tar-out", size=8, val=0, test=0)
+
+    assert zip_path.read_bytes() == zip_bytes
+    assert zip_report.used == 2 and tar_report.used == 1
+    zip_reasons = dict(zip_report.skipped)
+    assert "absolute" in zip_reasons["/etc/evil.png"] and ".." in zip_reasons["../escape.png"]
+    assert "link" in zip_reasons["faces/link.png"]
+    tar_reasons = dict(tar_report.skipped)
+    assert ".." in tar_reasons["../../up.png"] and "absolute" in tar_reasons["/abs.png"]
+    assert "link" in tar_reasons["ok/sym.png"] and "link" in tar_reasons["ok/hard.png"]
+    # Nothing appeared beside the outputs, and the outputs hold only the dataset files.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*outside_before, "zip-out", "tar-out"])
+    assert sorted(p.name for p in (tmp_path / "zip-out").iterdir()) == ["images.npy", "manifest.json"]
+    assert zipped.images.shape[0] == 2 and tarred.images.shape[0] == 1
+
+
+def test_no_usable_image_is_a_clear_error_and_leaves_nothing(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "a.txt").write_text("x")
+    (source / "b.jpg").write_bytes(b"")
+    with pytest.raises(KganError, match="no usable image"):
+        prepare(source, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["src"]
+
+
+def test_output_rules(tmp_path):
+    source = make_folder(tmp_path / "src", count=12)
+    with pytest.raises(KganError, match="inside the source"):
+        prepare(source, source / "prepared")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("user data")
+    with pytest.raises(KganError, match="not empty"):
+        prepare(source, tmp_path / "busy")
+    assert (tmp_path / "busy" / "keep.txt").read_text() == "user data"
+    prepare(source, tmp_path / "out", size=8)
+    with pytest.raises(KganError, match="--overwrite"):
+        prepare(source, tmp_path / "out", size=8)
+    prepare(source, tmp_path / "out", size=8, overwrite=True)
+    with pytest.raises(KganError, match="does not exist"):
+        prepare(tmp_path / "missing", tmp_path / "out2")
+
+
+class _RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files with Range support; the first full request is cut off halfway."""
+
+    cut_once: set = set()
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        path = Path(self.translate_path(self.path))
+        data = path.read_bytes()
+        start = 0
+        if "Range" in self.headers:
+            start = int(self.headers["Range"].split("=")[1].split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if start == 0 and self.path not in self.cut_once:
+            self.cut_once.add(self.path)
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = lambda *a, **k: _RangeHandler(*a, directory=str(root), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_url_download_resumes_and_is_atomic(tmp_path, http_root):
+    root, base = http_root
+    payload = np.random.default_rng(0).bytes(300_000)
+    (root / "blob.bin").write_bytes(payload)
+    folder = tmp_path / "dl"
+    with pytest.raises(KganError, match="run the same command again"):
+        download(f"{base}/blob.bin", folder)
+    assert not (folder / "blob.bin").exists()  # never a complete-looking partial file
+    assert 0 < (folder / "blob.bin.part").stat().st_size < len(payload)
+    seen = []
+    path = download(f"{base}/blob.bin", folder, progress=lambda done, total: seen.append((done, total)))
+    assert path.read_bytes() == payload and not (folder / "blob.bin.part").exists()
+    assert seen[-1] == (len(payload), len(payload))
+
+
+def test_prepare_from_url(tmp_path, http_root):
+    root, base = http_root
+    with zipfile.ZipFile(root / "set.zip", "w") as archive:
+        for i in range(12):
+            archive.writestr(f"f/{i}.png", png((i * 20, 0, 0)))
+    _RangeHandler.cut_once.add("/set.zip")  # serve it whole
+    dataset, report = prepare(f"{base}/set.zip", tmp_path / "out", size=8)
+    assert report.used == 12 and dataset.manifest["source"].endswith("/set.zip")
+
+
+def test_unreachable_url_is_one_clear_error(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(KganError, match="cannot download"):
+        prepare(f"http://127.0.0.1:{port}/x.zip", tmp_path / "out")
+    assert not (tmp_path / "out").exists()

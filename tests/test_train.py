@@ -1,0 +1,136 @@
+"""Runs: exact resume, Ctrl-C, non-finite losses, checkpoints written atomically."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from conftest import tiny_config
+
+from kgan import checkpoint, runs
+from kgan.data.dataset import PreparedDataset
+from kgan.errors import KganError
+from kgan.train import build_gan, create_run, train
+
+
+def weights_of(run_dir):
+    config = runs.load_config(run_dir)
+    gan = build_gan(config)
+    checkpoint.restore(checkpoint.latest(run_dir), gan)
+    arrays = gan.generator.get_weights() + gan.discriminator.get_weights()
+    arrays += [np.asarray(v) for v in gan.g_optimizer.variables + gan.d_optimizer.variables]
+    if gan.ema_generator is not None:
+        arrays += gan.ema_generator.get_weights()
+    return arrays
+
+
+def assert_same_weights(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-6)
+
+
+class InterruptAt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt after a given global step, as Ctrl-C would."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations) == self.step:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("variant", ["dcgan", "wgangp"])
+def test_resume_equals_straight_training(tmp_path, small_dataset, variant):
+    dataset = PreparedDataset(small_dataset)
+    config = tiny_config(variant=variant, epochs=3, ema=0.9 if variant == "dcgan" else 0.0)
+    straight = create_run(config, dataset, tmp_path / "straight")
+    assert train(straight).status == "finished"
+
+    split = create_run(config, dataset, tmp_path / "split")
+    assert train(split, epochs=1).status == "finished"
+    result = train(split, epochs=3)
+    assert (result.status, result.step, result.epoch) == ("finished", 9, 3)
+    assert_same_weights(weights_of(straight), weights_of(split))
+    assert json.loads((split / "config.json").read_text())["epochs"] == 3
+
+
+def test_ctrl_c_saves_and_resume_mid_epoch_is_exact(tmp_path, small_dataset):
+    dataset = PreparedDataset(small_dataset)
+    config = tiny_config(epochs=2, steps_per_epoch=4)
+    straight = create_run(config, dataset, tmp_path / "straight")
+    train(straight)
+
+    cut = create_run(config, dataset, tmp_path / "cut")
+    result = train(cut, callbacks=[InterruptAt(6)])
+    assert (result.status, result.step) == ("interrupted", 6)
+    assert checkpoint.latest(cut).name == "step-00000006"
+    assert runs.read_json(cut / "run.json")["status"] == "interrupted"
+    assert train(cut).status == "finished"
+    assert_same_weights(weights_of(straight), weights_of(cut))
+    epochs = [row["epoch"] for row in runs.read_metrics(cut)]
+    assert epochs == [1, 2]
+
+
+class PoisonAt(keras.callbacks.Callback):
+    """Turns a discriminator weight into NaN after a given step (a diverged run)."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations) == self.step:
+            variable = self.model.discriminator.trainable_variables[0]
+            variable.assign(np.full(variable.shape, np.nan, np.float32))
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, small_dataset):
+    config = tiny_config(epochs=4, steps_per_epoch=3)
+    run_dir = create_run(config, PreparedDataset(small_dataset), tmp_path / "run")
+    result = train(run_dir, callbacks=[PoisonAt(4)])
+    assert result.status == "failed"
+    assert "non-finite" in result.message and "step-00000003" in result.message
+    assert [p.name for p in checkpoint.list_checkpoints(run_dir)] == ["step-00000003"]
+    assert runs.read_json(run_dir / "run.json")["status"] == "failed"
+    state = checkpoint.read_state(checkpoint.latest(run_dir))
+    assert state["step"] == 3
+    restored = build_gan(config)
+    checkpoint.restore(checkpoint.latest(run_dir), restored)
+    assert all(np.isfinite(w).all() for w in restored.discriminator.get_weights())
+
+
+def test_run_directory_contents(tmp_path, small_dataset):
+    config = tiny_config(epochs=2, keep_checkpoints=1)
+    run_dir = create_run(config, PreparedDataset(small_dataset), tmp_path / "run")
+    train(run_dir)
+    assert runs.latest_run() == run_dir.resolve()
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["epoch-0001.png", "epoch-0002.png"]
+    assert [p.name for p in checkpoint.list_checkpoints(run_dir)] == ["step-00000006"]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["step-00000006"]  # no temp leftovers
+    rows = runs.read_metrics(run_dir)
+    assert [r["epoch"] for r in rows] == [1, 2] and all(np.isfinite(r["d_loss"]) for r in rows)
+    assert rows[-1]["step"] == 6 and rows[-1]["images_per_sec"] > 0
+    info = json.loads((run_dir / "dataset.json").read_text())
+    assert info["split_id"] == PreparedDataset(small_dataset).split_id
+    with pytest.raises(KganError, match="already holds a run"):
+        create_run(config, PreparedDataset(small_dataset), run_dir)
+    assert train(run_dir).message.startswith("already trained")
+
+
+def test_interrupted_checkpoint_write_leaves_nothing_half_written(tmp_path, small_dataset, monkeypatch):
+    config = tiny_config(epochs=1)
+    run_dir = create_run(config, PreparedDataset(small_dataset), tmp_path / "run")
+    gan = build_gan(config)
+
+    def explode(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gan.discriminator, "save_weights", explode)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(run_dir, gan, {"step": 1})
+    assert list((run_dir / "checkpoints").iterdir()) == []
