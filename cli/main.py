@@ -26,8 +26,12 @@ from cli.ui import (
 )
 from kgan.errors import KganError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Train, evaluate and serve anime-avatar GANs (DCGAN and WGAN-GP).")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Train, evaluate and serve anime-avatar GANs (DCGAN and WGAN-GP).",
+)
 data_app = typer.Typer(no_args_is_help=True, help="Prepare, fetch or draw datasets.")
 bench_app = typer.Typer(no_args_is_help=True, help="Print throughput figures.")
 app.add_typer(data_app, name="data")
@@ -78,9 +82,13 @@ def data_prepare(
     out: Annotated[Path, typer.Option("--out", help="Folder for the prepared dataset.")],
     size: Annotated[int, typer.Option(min=8, max=1024, help="Stored square size in pixels.")] = 96,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the random split.")] = 0,
-    val: Annotated[int | None, typer.Option(min=0, help="Validation images (default: 2000, or 10% of small sets).")] = None,
+    val: Annotated[
+        int | None, typer.Option(min=0, help="Validation images (default: 2000, or 10% of small sets).")
+    ] = None,
     test: Annotated[int | None, typer.Option(min=0, help="Test images (default: as --val).")] = None,
-    max_pixels: Annotated[int, typer.Option(min=1, help="Refuse images with more pixels (decompression bombs).")] = 40_000_000,
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Refuse images with more pixels (decompression bombs).")
+    ] = 40_000_000,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing prepared dataset at --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
@@ -89,9 +97,18 @@ def data_prepare(
 
     live = interactive(quiet)
     with ByteProgress("download", live) as bytes_bar, CountProgress("images", live) as counter:
-        dataset, report = prepare(source, out, size=size, seed=seed, val=val, test=test,
-                                  max_pixels=max_pixels, overwrite=overwrite,
-                                  download_progress=bytes_bar, progress=counter)
+        dataset, report = prepare(
+            source,
+            out,
+            size=size,
+            seed=seed,
+            val=val,
+            test=test,
+            max_pixels=max_pixels,
+            overwrite=overwrite,
+            download_progress=bytes_bar,
+            progress=counter,
+        )
     _report_ingest(dataset, report)
 
 
@@ -108,8 +125,9 @@ def data_fetch(
 
     live = interactive(quiet)
     with ByteProgress(name, live) as bytes_bar, CountProgress("images", live) as counter:
-        dataset, report = fetch(name, out, overwrite=overwrite, download_progress=bytes_bar,
-                                progress=counter, seed=seed)
+        dataset, report = fetch(
+            name, out, overwrite=overwrite, download_progress=bytes_bar, progress=counter, seed=seed
+        )
     _report_ingest(dataset, report)
 
 
@@ -128,9 +146,11 @@ def data_synthetic(
     with CountProgress("avatars", interactive(quiet), total=count) as counter:
         dataset = write_synthetic(out, count, seed, val=val, test=test, progress=counter)
     counts = dataset.manifest["split_counts"]
-    console.print(f"drew {dataset.manifest['count']} avatars into {out} "
-                  f"(train {counts['train']}, val {counts['val']}, test {counts['test']}); "
-                  f"attributes in {out / 'attributes.csv'}")
+    console.print(
+        f"drew {dataset.manifest['count']} avatars into {out} "
+        f"(train {counts['train']}, val {counts['val']}, test {counts['test']}); "
+        f"attributes in {out / 'attributes.csv'}"
+    )
 
 
 @app.command()
@@ -141,9 +161,13 @@ def train(
     batch_size: Annotated[int | None, typer.Option(min=1, help="Batch size (paper: 128).")] = None,
     run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: a new one under runs/).")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed of weights, data order and noise.")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run (latest, or --run-dir) from its last checkpoint.")] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run (latest, or --run-dir) from its last checkpoint.")
+    ] = False,
     config: Annotated[Path | None, typer.Option(help="JSON or TOML file of config values.")] = None,
-    preset: Annotated[Preset, typer.Option(help="paper: the paper's settings; quick: a small model for a CPU demo.")] = Preset.paper,
+    preset: Annotated[
+        Preset, typer.Option(help="paper: the paper's settings; quick: a small model for a CPU demo.")
+    ] = Preset.paper,
     image_size: Annotated[int | None, typer.Option(help="32, 64 (paper) or 128.")] = None,
     g_width: Annotated[int | None, typer.Option(min=1, help="Generator base width (ngf).")] = None,
     d_width: Annotated[int | None, typer.Option(min=1, help="Discriminator base width (ndf).")] = None,
@@ -166,17 +190,31 @@ def train(
     from cli.train_view import TrainingDisplay
     from kgan import runs
     from kgan.config import PRESETS, TrainConfig, read_config_file
-    from kgan.data.default import resolve_dataset
+    from kgan.data.default import DEFAULT_COUNT, resolve_dataset
     from kgan.train import create_run
     from kgan.train import train as train_run
 
     overrides = {
-        "variant": variant.value if variant else None, "data": data, "epochs": epochs,
-        "batch_size": batch_size, "seed": seed, "image_size": image_size, "g_width": g_width,
-        "d_width": d_width, "d_norm": d_norm.value if d_norm else None, "loss": loss.value if loss else None,
-        "gp_weight": gp_weight, "n_critic": n_critic, "optimizer": optimizer.value if optimizer else None,
-        "lr_g": lr_g, "lr_d": lr_d, "beta1": beta1, "beta2": beta2, "ema": ema,
-        "steps_per_epoch": steps_per_epoch, "deterministic": deterministic,
+        "variant": variant.value if variant else None,
+        "data": data,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "image_size": image_size,
+        "g_width": g_width,
+        "d_width": d_width,
+        "d_norm": d_norm.value if d_norm else None,
+        "loss": loss.value if loss else None,
+        "gp_weight": gp_weight,
+        "n_critic": n_critic,
+        "optimizer": optimizer.value if optimizer else None,
+        "lr_g": lr_g,
+        "lr_d": lr_d,
+        "beta1": beta1,
+        "beta2": beta2,
+        "ema": ema,
+        "steps_per_epoch": steps_per_epoch,
+        "deterministic": deterministic,
     }
     if resume:
         changed = sorted(k for k, v in overrides.items() if v is not None and k != "epochs")
@@ -190,8 +228,8 @@ def train(
         settings = TrainConfig.for_variant(chosen).with_overrides(**PRESETS[preset.value])
         settings = settings.with_overrides(**file_values).with_overrides(**overrides).validate()
         live = interactive(quiet)
-        with CountProgress("drawing the default synthetic dataset", live and settings.data == "synthetic"):
-            dataset = resolve_dataset(settings.data)
+        with CountProgress("drawing the default synthetic dataset", live, total=DEFAULT_COUNT) as counter:
+            dataset = resolve_dataset(settings.data, progress=counter)
         target = create_run(settings, dataset, run_dir)
         console.print(f"run {target} ({settings.variant}, data {dataset.folder})")
     display = TrainingDisplay(interactive(quiet))
@@ -204,8 +242,7 @@ def train(
         raise typer.Exit(130)
     if result.status == "failed":
         raise KganError(result.message)
-    console.print(f"finished {result.epoch} epochs ({result.step} steps) in {target}; "
-                  f"samples in {target / 'samples'}")
+    console.print(f"finished {result.epoch} epochs ({result.step} steps) in {target}; samples in {target / 'samples'}")
 
 
 @app.command()
@@ -213,7 +250,9 @@ def sample(
     run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: the latest run).")] = None,
     n: Annotated[int, typer.Option("--n", help="Number of images.")] = 64,
     out: Annotated[Path, typer.Option(help="PNG file for the grid.")] = Path("samples.png"),
-    seed: Annotated[int | None, typer.Option(min=0, help="Noise seed (default: the run's seed, i.e. its epoch grids).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Noise seed (default: the run's seed, i.e. its epoch grids).")
+    ] = None,
 ) -> None:
     """Write a PNG grid of images from a run's generator (EMA weights when kept)."""
     import_tensorflow()
@@ -264,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; user errors become one line on stderr and exit code 2."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="kgan", standalone_mode=False)
+        code = command.main(args=argv, prog_name="kgan", standalone_mode=False)
     except KganError as error:
         err_console.print(f"kgan: error: {error}", markup=False)
         return 2
@@ -283,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("kgan: interrupted", markup=False)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

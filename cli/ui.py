@@ -23,33 +23,41 @@ from rich.progress import (
 console = Console(stderr=False, highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
 def interactive(quiet: bool = False) -> bool:
     """Rich live output only on a real terminal, outside CI, unless --quiet."""
     return not quiet and sys.stdout.isatty() and os.environ.get("CI", "").lower() not in ("1", "true")
 
 
 class CountProgress:
-    """A spinner with a running count, for scans of unknown length."""
+    """A bar (or spinner, without a total) with a running count; shown from the first update."""
 
     def __init__(self, description: str, live: bool, total: int | None = None):
-        self.live = live
         self.progress = None
         if live:
-            self.progress = Progress(SpinnerColumn(), TextColumn(description), BarColumn(),
-                                     MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+            self.progress = Progress(
+                SpinnerColumn(),
+                TextColumn(description),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            )
             self.task = self.progress.add_task(description, total=total)
+        self.started = False
 
     def __enter__(self):
-        if self.progress:
-            self.progress.start()
         return self
 
     def __call__(self, done: int) -> None:
         if self.progress:
+            if not self.started:
+                self.progress.start()
+                self.started = True
             self.progress.update(self.task, completed=done)
 
     def __exit__(self, *exc):
-        if self.progress:
+        if self.progress and self.started:
             self.progress.stop()
 
 
@@ -59,21 +67,29 @@ class ByteProgress:
     def __init__(self, description: str, live: bool):
         self.progress = None
         if live:
-            self.progress = Progress(TextColumn(description), BarColumn(), DownloadColumn(),
-                                     TransferSpeedColumn(), TimeRemainingColumn(), console=console)
+            self.progress = Progress(
+                TextColumn(description),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            )
             self.task = self.progress.add_task(description, total=None)
+        self.started = False
 
     def __enter__(self):
-        if self.progress:
-            self.progress.start()
         return self
 
     def __call__(self, done: int, total: int | None) -> None:
         if self.progress:
+            if not self.started:
+                self.progress.start()
+                self.started = True
             self.progress.update(self.task, completed=done, total=total)
 
     def __exit__(self, *exc):
-        if self.progress:
+        if self.progress and self.started:
             self.progress.stop()
 
 

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kgan import runtime
 from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import load_split, training_dataset
@@ -32,8 +33,15 @@ def bench_fit_step(config: TrainConfig, images: np.ndarray, steps: int, warmup: 
     gan = build_gan(config)
     total = warmup + steps
     dataset = training_dataset(
-        images, image_size=config.image_size, batch_size=config.batch_size, z_dim=config.z_dim,
-        seed=0, steps_per_epoch=total, start_step=0, end_step=total, n_critic=config.n_critic,
+        images,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        z_dim=config.z_dim,
+        seed=0,
+        steps_per_epoch=total,
+        start_step=0,
+        end_step=total,
+        n_critic=config.n_critic,
     )
     timer = _StepTimer()
     gan.fit(dataset, epochs=1, steps_per_epoch=total, verbose=0, shuffle=False, callbacks=[timer])
@@ -65,8 +73,15 @@ def bench_plain_step(config: TrainConfig, steps: int, warmup: int) -> float:
 def bench_pipeline(config: TrainConfig, images: np.ndarray, batches: int = 60) -> float:
     """Images/s that the input pipeline alone delivers (decode, resize, scale, noise)."""
     dataset = training_dataset(
-        images, image_size=config.image_size, batch_size=config.batch_size, z_dim=config.z_dim,
-        seed=0, steps_per_epoch=batches + 5, start_step=0, end_step=batches + 5, n_critic=config.n_critic,
+        images,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        z_dim=config.z_dim,
+        seed=0,
+        steps_per_epoch=batches + 5,
+        start_step=0,
+        end_step=batches + 5,
+        n_critic=config.n_critic,
     )
     iterator = iter(dataset)
     for _ in range(5):
@@ -82,6 +97,7 @@ def bench_train(
 ) -> dict[str, Any]:
     """All three figures for one variant at 64×64 with the paper's architecture."""
     config = TrainConfig.for_variant(variant).with_overrides(batch_size=batch_size).validate()
+    runtime.configure()
     images = load_split(dataset, "train")
     pipeline = bench_pipeline(config, images)
     fit_step = bench_fit_step(config, images, steps, warmup)

@@ -42,14 +42,16 @@ def build_generator(config: TrainConfig, name: str = "generator") -> keras.Model
     z = keras.Input((config.z_dim,), name="z")
     x = layers.Reshape((1, 1, config.z_dim))(z)
     width = config.g_width * 2 ** (stages - 1)
-    x = layers.Conv2DTranspose(width, 4, strides=1, padding="valid", use_bias=False,
-                               kernel_initializer=CONV_INIT, name="project")(x)
+    x = layers.Conv2DTranspose(
+        width, 4, strides=1, padding="valid", use_bias=False, kernel_initializer=CONV_INIT, name="project"
+    )(x)
     x = _norm("batch", "project_bn")(x)
     x = layers.ReLU()(x)
     for stage in range(1, stages):
         width //= 2
-        x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False,
-                                   kernel_initializer=CONV_INIT, name=f"up{stage}")(x)
+        x = layers.Conv2DTranspose(
+            width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=CONV_INIT, name=f"up{stage}"
+        )(x)
         x = _norm("batch", f"up{stage}_bn")(x)
         x = layers.ReLU()(x)
     x = layers.Conv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=CONV_INIT, name="to_rgb")(x)
@@ -66,8 +68,15 @@ def build_discriminator(config: TrainConfig, name: str = "discriminator") -> ker
     width = config.d_width
     for stage in range(1, stages):
         width *= 2
-        x = layers.Conv2D(width, 4, strides=2, padding="same", use_bias=config.d_norm == "none",
-                          kernel_initializer=CONV_INIT, name=f"down{stage}")(x)
+        x = layers.Conv2D(
+            width,
+            4,
+            strides=2,
+            padding="same",
+            use_bias=config.d_norm == "none",
+            kernel_initializer=CONV_INIT,
+            name=f"down{stage}",
+        )(x)
         x = _norm(config.d_norm, f"down{stage}_norm")(x)
         x = layers.LeakyReLU(0.2)(x)
     x = layers.Conv2D(1, 4, strides=1, padding="valid", kernel_initializer=CONV_INIT, name="score")(x)

@@ -1,13 +1,13 @@
 """Run directories: where a run's config, checkpoints, samples and metrics live.
 
-    runs/<timestamp>-<variant>/
-        config.json      the full TrainConfig
-        dataset.json     which prepared dataset and split (path, split id, counts)
-        run.json         status (running / finished / interrupted / failed / stopped) and notes
-        metrics.jsonl    one JSON object per epoch
-        samples/         fixed-noise grid per epoch
-        checkpoints/     see checkpoint.py
-    runs/latest          path of the most recently started run
+runs/<timestamp>-<variant>/
+    config.json      the full TrainConfig
+    dataset.json     which prepared dataset and split (path, split id, counts)
+    run.json         status (running / finished / interrupted / failed / stopped) and notes
+    metrics.jsonl    one JSON object per epoch
+    samples/         fixed-noise grid per epoch
+    checkpoints/     see checkpoint.py
+runs/latest          path of the most recently started run
 """
 
 from __future__ import annotations

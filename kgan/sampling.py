@@ -28,8 +28,7 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 def generate(generator, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Run the generator in inference mode (`training=False`) in batches → uint8 images."""
     chunks = [
-        to_uint8(generator(z[start : start + batch_size], training=False))
-        for start in range(0, len(z), batch_size)
+        to_uint8(generator(z[start : start + batch_size], training=False)) for start in range(0, len(z), batch_size)
     ]
     return np.concatenate(chunks) if chunks else np.zeros((0, 1, 1, 3), np.uint8)
 
@@ -44,9 +43,7 @@ def image_grid(images: np.ndarray, padding: int = 2) -> np.ndarray:
     """Tile `[N, H, W, 3]` uint8 images into one image with a white border between them."""
     count, height, width, _ = images.shape
     rows, columns = grid_shape(count)
-    grid = np.full(
-        (rows * (height + padding) + padding, columns * (width + padding) + padding, 3), 255, np.uint8
-    )
+    grid = np.full((rows * (height + padding) + padding, columns * (width + padding) + padding, 3), 255, np.uint8)
     for index, image in enumerate(images):
         row, column = divmod(index, columns)
         top, left = padding + row * (height + padding), padding + column * (width + padding)

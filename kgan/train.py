@@ -18,7 +18,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from kgan import checkpoint, runs
+from kgan import checkpoint, runs, runtime
 from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
 from kgan.data.default import resolve_dataset
@@ -107,13 +107,10 @@ def train(
         config.save(run_dir / "config.json")
     dataset = run_dataset(run_dir)
     keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
+    runtime.configure(deterministic=config.deterministic)
 
     images = load_split(dataset, "train")
-    steps_per_epoch = config.steps_per_epoch or default_steps_per_epoch(
-        len(images), config.batch_size, config.n_critic
-    )
+    steps_per_epoch = config.steps_per_epoch or default_steps_per_epoch(len(images), config.batch_size, config.n_critic)
     gan = build_gan(config)
     start_step = 0
     last = checkpoint.latest(run_dir)
@@ -138,8 +135,14 @@ def train(
 
     def dataset_for(first: int, end: int) -> tf.data.Dataset:
         return training_dataset(
-            images, image_size=config.image_size, batch_size=config.batch_size, z_dim=config.z_dim,
-            seed=config.seed, steps_per_epoch=steps_per_epoch, start_step=first, end_step=end,
+            images,
+            image_size=config.image_size,
+            batch_size=config.batch_size,
+            z_dim=config.z_dim,
+            seed=config.seed,
+            steps_per_epoch=steps_per_epoch,
+            start_step=first,
+            end_step=end,
             n_critic=config.n_critic,
         )
 
@@ -148,21 +151,39 @@ def train(
         first_epoch, offset = divmod(start_step, steps_per_epoch)
         if offset:  # finish the epoch that an interrupt cut short
             end = (first_epoch + 1) * steps_per_epoch
-            gan.fit(dataset_for(start_step, end), epochs=first_epoch + 1, initial_epoch=first_epoch,
-                    steps_per_epoch=steps_per_epoch - offset, verbose=0, shuffle=False, callbacks=all_callbacks)
+            gan.fit(
+                dataset_for(start_step, end),
+                epochs=first_epoch + 1,
+                initial_epoch=first_epoch,
+                steps_per_epoch=steps_per_epoch - offset,
+                verbose=0,
+                shuffle=False,
+                callbacks=all_callbacks,
+            )
             first_epoch += 1
         if not recorder.failed and first_epoch < config.epochs:
-            gan.fit(dataset_for(first_epoch * steps_per_epoch, plan.total_steps), epochs=config.epochs,
-                    initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch, verbose=0, shuffle=False,
-                    callbacks=all_callbacks)
+            gan.fit(
+                dataset_for(first_epoch * steps_per_epoch, plan.total_steps),
+                epochs=config.epochs,
+                initial_epoch=first_epoch,
+                steps_per_epoch=steps_per_epoch,
+                verbose=0,
+                shuffle=False,
+                callbacks=all_callbacks,
+            )
     except KeyboardInterrupt:
         step = int(gan.g_optimizer.iterations.numpy())
         if recorder.failed:
             raise
         path = checkpoint.save(run_dir, gan, recorder.state(step), keep=config.keep_checkpoints)
         runs.write_status(run_dir, "interrupted", step=step)
-        return TrainResult(run_dir, "interrupted", step, step // steps_per_epoch,
-                           f"interrupted at step {step}; checkpoint {path.name} saved")
+        return TrainResult(
+            run_dir,
+            "interrupted",
+            step,
+            step // steps_per_epoch,
+            f"interrupted at step {step}; checkpoint {path.name} saved",
+        )
     step = int(gan.g_optimizer.iterations.numpy())
     if recorder.failed:
         runs.write_status(run_dir, "failed", step=step, reason=recorder.failed)

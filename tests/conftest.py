@@ -33,8 +33,17 @@ def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_config(**overrides) -> TrainConfig:
     """A model small enough to train in seconds on CPU through the real code paths."""
     values = dict(
-        data="synthetic", image_size=32, z_dim=8, g_width=4, d_width=4, batch_size=8, epochs=2,
-        steps_per_epoch=3, sample_count=4, seed=3, deterministic=True,
+        data="synthetic",
+        image_size=32,
+        z_dim=8,
+        g_width=4,
+        d_width=4,
+        batch_size=8,
+        epochs=2,
+        steps_per_epoch=3,
+        sample_count=4,
+        seed=3,
+        deterministic=True,
     )
     variant = overrides.pop("variant", "dcgan")
     values.update(overrides)

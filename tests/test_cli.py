@@ -16,8 +16,13 @@ from PIL import Image
 def kgan(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "CI": "true", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
-        timeout=timeout, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -41,8 +46,26 @@ def test_data_train_sample_end_to_end(workdir):
     made = kgan("data", "synthetic", "--out", "avatars", "--count", "120", "--seed", "1", cwd=workdir)
     assert made.returncode == 0, made.stderr
     assert "train 96, val 12, test 12" in made.stdout
-    trained = kgan("train", "--data", "avatars", "--epochs", "2", "--batch-size", "8", "--image-size", "32",
-                   "--g-width", "4", "--d-width", "4", "--steps-per-epoch", "2", "--seed", "5", cwd=workdir)
+    trained = kgan(
+        "train",
+        "--data",
+        "avatars",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--image-size",
+        "32",
+        "--g-width",
+        "4",
+        "--d-width",
+        "4",
+        "--steps-per-epoch",
+        "2",
+        "--seed",
+        "5",
+        cwd=workdir,
+    )
     assert trained.returncode == 0, trained.stderr
     lines = [line for line in trained.stdout.splitlines() if line.startswith("epoch ")]
     assert len(lines) == 2 and "d_loss=" in lines[0] and "\x1b" not in trained.stdout  # plain, no escapes
@@ -75,14 +98,81 @@ def test_data_errors_are_one_line(workdir):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}/faces.zip"
-    offline = kgan("data", "fetch", "anime-faces", "--out", "faces", cwd=workdir,
-                   env={"KGAN_ANIME_FACES_URL": closed, "KGAN_CACHE_DIR": str(workdir / "cache")})
+    offline = kgan(
+        "data",
+        "fetch",
+        "anime-faces",
+        "--out",
+        "faces",
+        cwd=workdir,
+        env={"KGAN_ANIME_FACES_URL": closed, "KGAN_CACHE_DIR": str(workdir / "cache")},
+    )
     assert_one_line_error(offline, "cannot download", "kgan data prepare")
     assert not (workdir / "faces").exists()
 
 
 def test_resume_refuses_config_changes(workdir, small_dataset):
-    first = kgan("train", "--data", str(small_dataset), "--epochs", "1", "--batch-size", "8", "--image-size", "32",
-                 "--g-width", "4", "--d-width", "4", "--steps-per-epoch", "1", cwd=workdir)
+    first = kgan(
+        "train",
+        "--data",
+        str(small_dataset),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--image-size",
+        "32",
+        "--g-width",
+        "4",
+        "--d-width",
+        "4",
+        "--steps-per-epoch",
+        "1",
+        cwd=workdir,
+    )
     assert first.returncode == 0, first.stderr
     assert_one_line_error(kgan("train", "--resume", "--batch-size", "16", cwd=workdir), "--batch-size", "--resume")
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(workdir, small_dataset):
+    import signal
+    import time
+
+    env = {**os.environ, "CI": "true"}
+    command = [sys.executable, "-m", "cli.main", "train", "--data", str(small_dataset), "--epochs", "5000",
+               "--batch-size", "8", "--image-size", "32", "--g-width", "4", "--d-width", "4",
+               "--steps-per-epoch", "5", "--run-dir", "run"]
+    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        for line in process.stdout:
+            if line.startswith("epoch 2/5000"):
+                break
+            assert time.monotonic() < deadline
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "interrupted at step" in out and "kgan train --resume --run-dir run" in out
+    assert "Traceback" not in err
+    run = workdir / "run"
+    assert '"status": "interrupted"' in (run / "run.json").read_text()
+    steps = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert steps and all(name.startswith("step-") for name in steps)  # no temporary folders
+    finished = kgan("train", "--resume", "--run-dir", "run", "--epochs", "3", cwd=workdir)
+    assert finished.returncode == 0, finished.stderr
+    assert '"status": "finished"' in (run / "run.json").read_text()
+
+
+def test_bench_prints_figures(workdir, small_dataset):
+    result = kgan("bench", "train", "--batch-size", "4", "--steps", "1", "--warmup", "1", "--data",
+                  str(small_dataset), "--json", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    figures = json.loads(result.stdout)
+    assert figures["image_size"] == 64 and figures["fit_step_images_per_sec"] > 0
+    assert figures["pipeline_images_per_sec"] > figures["fit_step_images_per_sec"]

@@ -9,6 +9,7 @@ import os
 import socket
 import tarfile
 import threading
+import typing
 import zipfile
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def test_zip_and_tar_sources_refuse_unsafe_members(tmp_path):
         archive.writestr("/etc/evil.png", good)
         archive.writestr("../escape.png", good)
         link = zipfile.ZipInfo("faces/link.png")
-        link.external_attr = (0o120777 << 16)
+        link.external_attr = 0o120777 << 16
         archive.writestr(link, "/etc/passwd")
     tar_path = tmp_path / "faces.tar.gz"
     with tarfile.open(tar_path, "w:gz") as archive:
@@ -171,7 +172,7 @@ def test_output_rules(tmp_path):
 class _RangeHandler(http.server.SimpleHTTPRequestHandler):
     """Serves files with Range support; the first full request is cut off halfway."""
 
-    cut_once: set = set()
+    cut_once: typing.ClassVar[set] = set()
 
     def log_message(self, *args):
         pass

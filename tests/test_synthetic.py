@@ -7,7 +7,7 @@ from kgan.data.synthetic import ACCESSORIES, EYE_COLOURS, HAIR_COLOURS, HAIR_STY
 
 
 def test_deterministic_per_seed_and_prefix_stable():
-    images, attrs = generate(40, seed=11)
+    images, _ = generate(40, seed=11)
     again, _ = generate(40, seed=11)
     assert np.array_equal(images, again)
     longer, _ = generate(60, seed=11)
@@ -19,8 +19,12 @@ def test_deterministic_per_seed_and_prefix_stable():
 
 def test_varied_enough_to_show_mode_collapse():
     images, attrs = generate(400, seed=0)
-    for key, options in [("hair_colour", HAIR_COLOURS), ("eye_colour", EYE_COLOURS),
-                         ("hair_style", HAIR_STYLES), ("accessory", ACCESSORIES)]:
+    for key, options in [
+        ("hair_colour", HAIR_COLOURS),
+        ("eye_colour", EYE_COLOURS),
+        ("hair_style", HAIR_STYLES),
+        ("accessory", ACCESSORIES),
+    ]:
         assert {a[key] for a in attrs} == set(options), key
     # Different hair colours really produce different pixels in the hair region.
     top = images[:, 8:20, 40:56].reshape(len(images), -1, 3).mean(axis=1)

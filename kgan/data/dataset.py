@@ -42,9 +42,7 @@ def make_splits(count: int, seed: int, val: int | None = None, test: int | None 
     if val < 0 or test < 0:
         raise KganError("val and test counts must be >= 0")
     if val + test >= count:
-        raise KganError(
-            f"val ({val}) + test ({test}) leave no training images out of {count}: lower --val/--test"
-        )
+        raise KganError(f"val ({val}) + test ({test}) leave no training images out of {count}: lower --val/--test")
     order = np.random.default_rng(seed).permutation(count)
     return {
         "val": sorted(order[:val].tolist()),
@@ -98,7 +96,7 @@ class ImageWriter:
         self.names: list[str] = []
         self.hashes: list[str] = []
         self._seen: set[str] = set()
-        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        self._file = open(self.path, "wb")
         self._file.write(b"\0" * self.HEADER_BYTES)
 
     def add(self, name: str, image: np.ndarray) -> bool:
@@ -117,9 +115,9 @@ class ImageWriter:
     def close(self) -> int:
         """Write the header and close; returns the number of images."""
         count = len(self.names)
-        header = repr(
-            {"descr": "|u1", "fortran_order": False, "shape": (count, self.size, self.size, 3)}
-        ).encode("latin1")
+        header = repr({"descr": "|u1", "fortran_order": False, "shape": (count, self.size, self.size, 3)}).encode(
+            "latin1"
+        )
         prefix = b"\x93NUMPY\x01\x00"
         room = self.HEADER_BYTES - len(prefix) - 2
         header = header + b" " * (room - len(header) - 1) + b"\n"

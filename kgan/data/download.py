@@ -45,9 +45,7 @@ def download(url: str, folder: Path, progress: Progress | None = None, timeout: 
         raise KganError(f"download of {url} failed: HTTP {error.code} {error.reason}") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        raise KganError(
-            f"cannot download {url} ({reason}); download it by hand and pass the local file"
-        ) from None
+        raise KganError(f"cannot download {url} ({reason}); download it by hand and pass the local file") from None
     with response:
         if have and response.status != 206:  # server ignored Range: start over
             have = 0
@@ -68,8 +66,6 @@ def download(url: str, folder: Path, progress: Progress | None = None, timeout: 
                 f"download of {url} was interrupted ({error}); run the same command again to resume"
             ) from None
     if total is not None and done < total:
-        raise KganError(
-            f"download of {url} stopped at {done} of {total} bytes; run the same command again to resume"
-        )
+        raise KganError(f"download of {url} stopped at {done} of {total} bytes; run the same command again to resume")
     os.replace(part, final)
     return final

@@ -42,8 +42,9 @@ def fetch(
     if not archive.exists():
         partial = folder / f"{name}.archive.part"
         try:
-            gdown.download(url, str(partial), quiet=True, resume=True, progress=download_progress,
-                           timeout=(15, 120), retries=2)
+            gdown.download(
+                url, str(partial), quiet=True, resume=True, progress=download_progress, timeout=(15, 120), retries=2
+            )
         except Exception as error:  # gdown raises requests', its own and OS errors alike
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise KganError(
@@ -51,7 +52,9 @@ def fetch(
                 f"file, then run `kgan data prepare FILE --out {out}`"
             ) from None
         if not partial.is_file() or partial.stat().st_size == 0:
-            raise KganError(f"download of {name} from {url} produced no file: download it by hand, "
-                            f"then run `kgan data prepare FILE --out {out}`")
+            raise KganError(
+                f"download of {name} from {url} produced no file: download it by hand, "
+                f"then run `kgan data prepare FILE --out {out}`"
+            )
         partial.replace(archive)
     return prepare(archive, out, overwrite=overwrite, progress=progress, **prepare_options)

@@ -39,8 +39,7 @@ def decode_image(data: bytes, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -
             width, height = image.size
             if width * height > max_pixels:
                 raise SkippedImage(
-                    f"refused: {width}x{height} pixels exceeds the limit of {max_pixels} "
-                    "(possible decompression bomb)"
+                    f"refused: {width}x{height} pixels exceeds the limit of {max_pixels} (possible decompression bomb)"
                 )
             image.load()
     except SkippedImage:

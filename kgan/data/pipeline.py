@@ -110,9 +110,11 @@ def training_dataset(
 
     real = positions.map(load, num_parallel_calls=tf.data.AUTOTUNE)
     noise = tf.data.Dataset.range(start_step, end_step).map(draws, num_parallel_calls=tf.data.AUTOTUNE)
-    return tf.data.Dataset.zip(real, noise).map(
-        lambda r, n: {"real": r, **n}, num_parallel_calls=tf.data.AUTOTUNE
-    ).prefetch(tf.data.AUTOTUNE)
+    return (
+        tf.data.Dataset.zip(real, noise)
+        .map(lambda r, n: {"real": r, **n}, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 def default_steps_per_epoch(train_count: int, batch_size: int, n_critic: int = 1) -> int:

@@ -26,14 +26,24 @@ from kgan.files import atomic_directory
 SIZE = 96  # the paper's source resolution
 
 HAIR_COLOURS = {
-    "black": (40, 36, 48), "brown": (110, 70, 40), "blonde": (238, 206, 120),
-    "red": (196, 48, 44), "blue": (60, 100, 210), "pink": (240, 140, 180),
-    "purple": (130, 80, 180), "silver": (200, 204, 216), "green": (70, 160, 100),
+    "black": (40, 36, 48),
+    "brown": (110, 70, 40),
+    "blonde": (238, 206, 120),
+    "red": (196, 48, 44),
+    "blue": (60, 100, 210),
+    "pink": (240, 140, 180),
+    "purple": (130, 80, 180),
+    "silver": (200, 204, 216),
+    "green": (70, 160, 100),
     "orange": (240, 140, 50),
 }
 EYE_COLOURS = {
-    "blue": (50, 110, 230), "green": (40, 170, 90), "red": (210, 40, 50),
-    "brown": (120, 70, 30), "purple": (140, 60, 200), "gold": (230, 170, 30),
+    "blue": (50, 110, 230),
+    "green": (40, 170, 90),
+    "red": (210, 40, 50),
+    "brown": (120, 70, 30),
+    "purple": (140, 60, 200),
+    "gold": (230, 170, 30),
     "pink": (230, 90, 160),
 }
 SKIN_TONES = {"fair": (255, 228, 212), "light": (250, 214, 186), "tan": (226, 178, 140), "pale": (255, 238, 232)}
@@ -42,14 +52,25 @@ BANGS = ("straight", "spiky", "swept")
 MOUTHS = ("smile", "open", "flat")
 ACCESSORIES = ("none", "bow", "hairclip", "cat_ears", "glasses")
 BACKGROUNDS = {
-    "sky": ((150, 200, 250), (220, 240, 255)), "peach": ((255, 200, 170), (255, 235, 215)),
-    "mint": ((170, 230, 200), (230, 250, 240)), "lilac": ((200, 180, 240), (240, 230, 255)),
-    "night": ((30, 40, 80), (80, 90, 140)), "grey": ((170, 170, 178), (225, 225, 230)),
+    "sky": ((150, 200, 250), (220, 240, 255)),
+    "peach": ((255, 200, 170), (255, 235, 215)),
+    "mint": ((170, 230, 200), (230, 250, 240)),
+    "lilac": ((200, 180, 240), (240, 230, 255)),
+    "night": ((30, 40, 80), (80, 90, 140)),
+    "grey": ((170, 170, 178), (225, 225, 230)),
 }
 ACCENTS = ((230, 50, 70), (250, 250, 250), (60, 90, 220), (250, 200, 40), (40, 40, 50))
 
 ATTRIBUTES = (
-    "hair_colour", "hair_style", "bangs", "eye_colour", "skin", "mouth", "blush", "accessory", "background",
+    "hair_colour",
+    "hair_style",
+    "bangs",
+    "eye_colour",
+    "skin",
+    "mouth",
+    "blush",
+    "accessory",
+    "background",
 )
 
 
@@ -61,14 +82,25 @@ def draw_attributes(seed: int, index: int) -> dict:
         return list(options)[rng.integers(len(options))]
 
     return {
-        "hair_colour": pick(HAIR_COLOURS), "hair_style": pick(HAIR_STYLES), "bangs": pick(BANGS),
-        "eye_colour": pick(EYE_COLOURS), "skin": pick(SKIN_TONES), "mouth": pick(MOUTHS),
-        "blush": bool(rng.random() < 0.5), "accessory": pick(ACCESSORIES),
-        "background": pick(BACKGROUNDS), "accent": int(rng.integers(len(ACCENTS))),
-        "dx": rng.uniform(-0.04, 0.04), "dy": rng.uniform(-0.03, 0.04), "scale": rng.uniform(0.9, 1.08),
-        "tilt": rng.uniform(-0.14, 0.14), "eye_size": rng.uniform(0.85, 1.15),
-        "eye_gap": rng.uniform(0.105, 0.125), "bang_phase": rng.uniform(0, 1),
-        "colour_jitter": rng.uniform(-18, 18, size=3), "swept_dir": pick((-1.0, 1.0)),
+        "hair_colour": pick(HAIR_COLOURS),
+        "hair_style": pick(HAIR_STYLES),
+        "bangs": pick(BANGS),
+        "eye_colour": pick(EYE_COLOURS),
+        "skin": pick(SKIN_TONES),
+        "mouth": pick(MOUTHS),
+        "blush": bool(rng.random() < 0.5),
+        "accessory": pick(ACCESSORIES),
+        "background": pick(BACKGROUNDS),
+        "accent": int(rng.integers(len(ACCENTS))),
+        "dx": rng.uniform(-0.04, 0.04),
+        "dy": rng.uniform(-0.03, 0.04),
+        "scale": rng.uniform(0.9, 1.08),
+        "tilt": rng.uniform(-0.14, 0.14),
+        "eye_size": rng.uniform(0.85, 1.15),
+        "eye_gap": rng.uniform(0.105, 0.125),
+        "bang_phase": rng.uniform(0, 1),
+        "colour_jitter": rng.uniform(-18, 18, size=3),
+        "swept_dir": pick((-1.0, 1.0)),
     }
 
 
@@ -152,9 +184,11 @@ def render(attrs: list[dict]) -> np.ndarray:
     ears = attr("accessory") == "cat_ears"
     for side in (-1.0, 1.0):
         cx = 0.5 + side * 0.24
-        ear = np.maximum(np.maximum(v - 0.26, -(v - 0.06) - 2.2 * np.abs(u - cx)), 0.0) + np.maximum(
-            np.abs(u - cx) * 1.2 - (v - 0.08) * 0.55, 0.0
-        ) - 0.0001
+        ear = (
+            np.maximum(np.maximum(v - 0.26, -(v - 0.06) - 2.2 * np.abs(u - cx)), 0.0)
+            + np.maximum(np.abs(u - cx) * 1.2 - (v - 0.08) * 0.55, 0.0)
+            - 0.0001
+        )
         _paint(image, _cover(np.where(ears, ear, 1.0)), hair)
 
     # Neck and shoulders.
@@ -227,9 +261,12 @@ def render(attrs: list[dict]) -> np.ndarray:
     _paint(image, _cover(np.where(accessory == "bow", bow, 1.0)), accent)
     clip = np.maximum(np.abs(u - 0.33) - 0.04, np.abs(v - 0.3) - 0.012)
     _paint(image, _cover(np.where(accessory == "hairclip", clip, 1.0)), accent)
-    glasses = np.minimum(
-        np.abs(_ellipse(u, v, 0.5 - gap, 0.59, 0.085, 0.07)), np.abs(_ellipse(u, v, 0.5 + gap, 0.59, 0.085, 0.07))
-    ) - 0.004
+    glasses = (
+        np.minimum(
+            np.abs(_ellipse(u, v, 0.5 - gap, 0.59, 0.085, 0.07)), np.abs(_ellipse(u, v, 0.5 + gap, 0.59, 0.085, 0.07))
+        )
+        - 0.004
+    )
     glasses = np.minimum(glasses, np.maximum(np.abs(v - 0.58) - 0.003, np.abs(u - 0.5) - gap + 0.085))
     _paint(image, _cover(np.where(accessory == "glasses", glasses, 1.0)), line * 1.5)
 
@@ -289,8 +326,14 @@ def write_synthetic(
             total = writer.close()
         splits = make_splits(total, seed, val, test)
         write_manifest(
-            tmp, size=SIZE, source=f"synthetic:seed={seed}", seed=seed, names=writer.names,
-            hashes=writer.hashes, splits=splits, report=report.to_dict(),
+            tmp,
+            size=SIZE,
+            source=f"synthetic:seed={seed}",
+            seed=seed,
+            names=writer.names,
+            hashes=writer.hashes,
+            splits=splits,
+            report=report.to_dict(),
             extra={"synthetic": {"seed": seed, "count": count}},
         )
         with open(tmp / "attributes.csv", "w", newline="") as handle:
