@@ -24,6 +24,7 @@ from cli.ui import (
     import_tensorflow,
     interactive,
 )
+from kgan.config import LOSSES, NORMS, OPTIMIZERS, PRESETS, VARIANTS
 from kgan.errors import KganError
 
 app = typer.Typer(
@@ -38,31 +39,17 @@ app.add_typer(data_app, name="data")
 app.add_typer(bench_app, name="bench")
 
 
-class Variant(str, Enum):
-    dcgan = "dcgan"
-    wgangp = "wgangp"
+def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A str Enum of the config's allowed values, so Typer validates and lists them."""
+    return Enum(name, {value: value for value in values}, type=str)
 
 
-class Loss(str, Enum):
-    bce = "bce"
-    wasserstein = "wasserstein"
-
-
-class Norm(str, Enum):
-    batch = "batch"
-    instance = "instance"
-    layer = "layer"
-    none = "none"
-
-
-class Optimizer(str, Enum):
-    adam = "adam"
-    rmsprop = "rmsprop"
-
-
-class Preset(str, Enum):
-    paper = "paper"
-    quick = "quick"
+Variant = _choices("Variant", VARIANTS)
+Loss = _choices("Loss", LOSSES)
+Norm = _choices("Norm", NORMS)
+Optimizer = _choices("Optimizer", OPTIMIZERS)
+Preset = _choices("Preset", tuple(PRESETS))
+PAPER, DCGAN = Preset("paper"), Variant("dcgan")
 
 
 def _report_ingest(dataset, report) -> None:
@@ -167,7 +154,7 @@ def train(
     config: Annotated[Path | None, typer.Option(help="JSON or TOML file of config values.")] = None,
     preset: Annotated[
         Preset, typer.Option(help="paper: the paper's settings; quick: a small model for a CPU demo.")
-    ] = Preset.paper,
+    ] = PAPER,
     image_size: Annotated[int | None, typer.Option(help="32, 64 (paper) or 128.")] = None,
     g_width: Annotated[int | None, typer.Option(min=1, help="Generator base width (ngf).")] = None,
     d_width: Annotated[int | None, typer.Option(min=1, help="Discriminator base width (ndf).")] = None,
@@ -189,7 +176,7 @@ def train(
     import_tensorflow()
     from cli.train_view import TrainingDisplay
     from kgan import runs
-    from kgan.config import PRESETS, TrainConfig, read_config_file
+    from kgan.config import TrainConfig, read_config_file
     from kgan.data.default import DEFAULT_COUNT, resolve_dataset
     from kgan.train import create_run
     from kgan.train import train as train_run
@@ -218,7 +205,7 @@ def train(
     }
     if resume:
         changed = sorted(k for k, v in overrides.items() if v is not None and k != "epochs")
-        if changed or config or preset != Preset.paper:
+        if changed or config or preset != PAPER:
             names = ", ".join("--" + k.replace("_", "-") for k in changed) or "--config/--preset"
             raise KganError(f"{names} cannot change on --resume (the run keeps its config); only --epochs can")
         target = runs.resolve_run(run_dir)
@@ -273,7 +260,7 @@ def sample(
 
 @bench_app.command("train")
 def bench_train(
-    variant: Annotated[Variant, typer.Option(help="Variant to measure.")] = Variant.dcgan,
+    variant: Annotated[Variant, typer.Option(help="Variant to measure.")] = DCGAN,
     batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 128,
     steps: Annotated[int, typer.Option(min=1, help="Timed steps.")] = 8,
     warmup: Annotated[int, typer.Option(min=1, help="Untimed steps first (tracing, allocation).")] = 3,

@@ -29,68 +29,46 @@ def interactive(quiet: bool = False) -> bool:
     return not quiet and sys.stdout.isatty() and os.environ.get("CI", "").lower() not in ("1", "true")
 
 
-class CountProgress:
-    """A bar (or spinner, without a total) with a running count; shown from the first update."""
+class LazyProgress:
+    """A Rich progress bar that appears at its first update (so a cached step shows nothing).
 
-    def __init__(self, description: str, live: bool, total: int | None = None):
-        self.progress = None
-        if live:
-            self.progress = Progress(
-                SpinnerColumn(),
-                TextColumn(description),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            )
+    Call it with (done) or (done, total); use it as a context manager to close it.
+    """
+
+    def __init__(self, description: str, live: bool, columns: tuple, total: int | None = None):
+        self.progress = Progress(*columns, console=console) if live else None
+        if self.progress:
             self.task = self.progress.add_task(description, total=total)
         self.started = False
 
-    def __enter__(self):
+    def __enter__(self) -> LazyProgress:
         return self
 
-    def __call__(self, done: int) -> None:
-        if self.progress:
-            if not self.started:
-                self.progress.start()
-                self.started = True
-            self.progress.update(self.task, completed=done)
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if not self.progress:
+            return
+        if not self.started:
+            self.progress.start()
+            self.started = True
+        if total is not None:
+            self.progress.update(self.task, total=total)
+        self.progress.update(self.task, completed=done)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc) -> None:
         if self.progress and self.started:
             self.progress.stop()
 
 
-class ByteProgress:
-    """A download bar: bytes, speed, ETA."""
+def CountProgress(description: str, live: bool, total: int | None = None) -> LazyProgress:
+    """Items processed: a bar with a count (a pulsing bar without a total)."""
+    columns = (SpinnerColumn(), TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return LazyProgress(description, live, columns, total)
 
-    def __init__(self, description: str, live: bool):
-        self.progress = None
-        if live:
-            self.progress = Progress(
-                TextColumn(description),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=console,
-            )
-            self.task = self.progress.add_task(description, total=None)
-        self.started = False
 
-    def __enter__(self):
-        return self
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if self.progress:
-            if not self.started:
-                self.progress.start()
-                self.started = True
-            self.progress.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *exc):
-        if self.progress and self.started:
-            self.progress.stop()
+def ByteProgress(description: str, live: bool) -> LazyProgress:
+    """A download: bytes, speed, time left."""
+    columns = (TextColumn(description), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    return LazyProgress(description, live, columns)
 
 
 @contextlib.contextmanager

@@ -26,23 +26,27 @@ class _StepTimer(keras.callbacks.Callback):
         self.marks.append(time.perf_counter())
 
 
+def _pipeline(config: TrainConfig, images: np.ndarray, steps: int) -> tf.data.Dataset:
+    return training_dataset(
+        images,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        z_dim=config.z_dim,
+        seed=0,
+        steps_per_epoch=steps,
+        start_step=0,
+        end_step=steps,
+        n_critic=config.n_critic,
+    )
+
+
 def bench_fit_step(config: TrainConfig, images: np.ndarray, steps: int, warmup: int) -> float:
     """Images/s of `GAN.fit` on the real pipeline, after `warmup` steps."""
     from kgan.train import build_gan
 
     gan = build_gan(config)
     total = warmup + steps
-    dataset = training_dataset(
-        images,
-        image_size=config.image_size,
-        batch_size=config.batch_size,
-        z_dim=config.z_dim,
-        seed=0,
-        steps_per_epoch=total,
-        start_step=0,
-        end_step=total,
-        n_critic=config.n_critic,
-    )
+    dataset = _pipeline(config, images, total)
     timer = _StepTimer()
     gan.fit(dataset, epochs=1, steps_per_epoch=total, verbose=0, shuffle=False, callbacks=[timer])
     seconds = timer.marks[-1] - timer.marks[warmup - 1]
@@ -72,17 +76,7 @@ def bench_plain_step(config: TrainConfig, steps: int, warmup: int) -> float:
 
 def bench_pipeline(config: TrainConfig, images: np.ndarray, batches: int = 60) -> float:
     """Images/s that the input pipeline alone delivers (decode, resize, scale, noise)."""
-    dataset = training_dataset(
-        images,
-        image_size=config.image_size,
-        batch_size=config.batch_size,
-        z_dim=config.z_dim,
-        seed=0,
-        steps_per_epoch=batches + 5,
-        start_step=0,
-        end_step=batches + 5,
-        n_critic=config.n_critic,
-    )
+    dataset = _pipeline(config, images, batches + 5)
     iterator = iter(dataset)
     for _ in range(5):
         next(iterator)

@@ -35,6 +35,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> N
         assert word in lines[0], lines[0]
 
 
+TINY = ["--batch-size", "8", "--image-size", "32", "--g-width", "4", "--d-width", "4"]
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
@@ -52,14 +55,7 @@ def test_data_train_sample_end_to_end(workdir):
         "avatars",
         "--epochs",
         "2",
-        "--batch-size",
-        "8",
-        "--image-size",
-        "32",
-        "--g-width",
-        "4",
-        "--d-width",
-        "4",
+        *TINY,
         "--steps-per-epoch",
         "2",
         "--seed",
@@ -118,14 +114,7 @@ def test_resume_refuses_config_changes(workdir, small_dataset):
         str(small_dataset),
         "--epochs",
         "1",
-        "--batch-size",
-        "8",
-        "--image-size",
-        "32",
-        "--g-width",
-        "4",
-        "--d-width",
-        "4",
+        *TINY,
         "--steps-per-epoch",
         "1",
         cwd=workdir,
@@ -139,11 +128,30 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(workdir, small_dataset):
     import time
 
     env = {**os.environ, "CI": "true"}
-    command = [sys.executable, "-m", "cli.main", "train", "--data", str(small_dataset), "--epochs", "5000",
-               "--batch-size", "8", "--image-size", "32", "--g-width", "4", "--d-width", "4",
-               "--steps-per-epoch", "5", "--run-dir", "run"]
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, stdin=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "cli.main",
+        "train",
+        "--data",
+        str(small_dataset),
+        "--epochs",
+        "5000",
+        *TINY,
+        "--steps-per-epoch",
+        "5",
+        "--run-dir",
+        "run",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 180
         for line in process.stdout:
@@ -168,8 +176,20 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(workdir, small_dataset):
 
 
 def test_bench_prints_figures(workdir, small_dataset):
-    result = kgan("bench", "train", "--batch-size", "4", "--steps", "1", "--warmup", "1", "--data",
-                  str(small_dataset), "--json", cwd=workdir)
+    result = kgan(
+        "bench",
+        "train",
+        "--batch-size",
+        "4",
+        "--steps",
+        "1",
+        "--warmup",
+        "1",
+        "--data",
+        str(small_dataset),
+        "--json",
+        cwd=workdir,
+    )
     assert result.returncode == 0, result.stderr
     import json
 

@@ -93,6 +93,7 @@ class ImageWriter:
     def __init__(self, path: Path, size: int):
         self.path = Path(path)
         self.size = size
+        self.report = IngestReport()
         self.names: list[str] = []
         self.hashes: list[str] = []
         self._seen: set[str] = set()
@@ -105,11 +106,13 @@ class ImageWriter:
             raise ValueError(f"expected uint8 [{self.size}, {self.size}, 3], got {image.dtype} {image.shape}")
         digest = hashlib.sha256(image.tobytes()).hexdigest()[:32]
         if digest in self._seen:
+            self.report.duplicates += 1
             return False
         self._seen.add(digest)
         self._file.write(np.ascontiguousarray(image).tobytes())
         self.names.append(name)
         self.hashes.append(digest)
+        self.report.used += 1
         return True
 
     def close(self) -> int:
@@ -125,6 +128,29 @@ class ImageWriter:
         self._file.write(prefix + struct.pack("<H", room) + header)
         self._file.close()
         return count
+
+    def finish(
+        self,
+        *,
+        source: str,
+        seed: int,
+        val: int | None,
+        test: int | None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Split the written images and write the manifest beside them (call after close)."""
+        splits = make_splits(len(self.names), seed, val, test)
+        write_manifest(
+            self.path.parent,
+            size=self.size,
+            source=source,
+            seed=seed,
+            names=self.names,
+            hashes=self.hashes,
+            splits=splits,
+            report=self.report.to_dict(),
+            extra=extra,
+        )
 
 
 def write_manifest(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kgan.data.dataset import ImageWriter, IngestReport, PreparedDataset, make_splits, write_manifest
+from kgan.data.dataset import ImageWriter, IngestReport, PreparedDataset
 from kgan.data.download import Progress, download, is_url
 from kgan.data.images import DEFAULT_MAX_PIXELS, SkippedImage, decode_image
 from kgan.data.sources import Entry, iter_entries
@@ -71,18 +71,16 @@ def prepare(
         path = Path(source)
         check_output(out, overwrite, path)
         origin = str(path.resolve())
-    report = IngestReport()
     with atomic_directory(out) as tmp:
         writer = ImageWriter(tmp / "images.npy", size)
+        report = writer.report
         try:
             for entry, result in _decode_all(iter_entries(path), size, max_pixels, workers):
                 report.scanned += 1
                 if isinstance(result, str):
                     report.skip(entry.name, result)
-                elif writer.add(entry.name, result):
-                    report.used += 1
                 else:
-                    report.duplicates += 1
+                    writer.add(entry.name, result)
                 if progress:
                     progress(report.scanned)
         finally:
@@ -90,17 +88,7 @@ def prepare(
         if count == 0:
             reasons = ", ".join(f"{n} {r}" for r, n in report.reason_counts().items()) or "no files"
             raise KganError(f"no usable image in {source} ({reasons}); check the path")
-        splits = make_splits(count, seed, val, test)
-        write_manifest(
-            tmp,
-            size=size,
-            source=origin,
-            seed=seed,
-            names=writer.names,
-            hashes=writer.hashes,
-            splits=splits,
-            report=report.to_dict(),
-        )
+        writer.finish(source=origin, seed=seed, val=val, test=test)
     return PreparedDataset(out), report
 
 

@@ -66,6 +66,18 @@ def unsafe_member_reason(name: str) -> str | None:
     return None
 
 
+def member_refusal(name: str, *, is_link: bool, is_file: bool, size: int) -> str | None:
+    """Why an archive member must not be read (unsafe name, link, special file, huge), or None."""
+    reason = unsafe_member_reason(name)
+    if reason is None and is_link:
+        reason = "refused: link in archive"
+    if reason is None and not is_file:
+        reason = "refused: not a regular file"
+    if reason is None and size > MAX_MEMBER_BYTES:
+        reason = f"refused: {size} bytes is too large for an image"
+    return reason
+
+
 def _iter_folder(root: Path) -> Iterator[Entry]:
     for directory, subdirs, files in os.walk(root, followlinks=False):
         subdirs.sort()
@@ -95,12 +107,8 @@ def _iter_zip(path: Path) -> Iterator[Entry]:
             if info.is_dir():
                 continue
             name = info.filename
-            reason = unsafe_member_reason(name)
-            mode = info.external_attr >> 16
-            if reason is None and stat.S_ISLNK(mode):
-                reason = "refused: link in archive"
-            if reason is None and info.file_size > MAX_MEMBER_BYTES:
-                reason = f"refused: {info.file_size} bytes is too large for an image"
+            is_link = stat.S_ISLNK(info.external_attr >> 16)
+            reason = member_refusal(name, is_link=is_link, is_file=True, size=info.file_size)
             if reason:
                 yield Entry(name, refused=reason)
                 continue
@@ -130,13 +138,8 @@ def _iter_tar(path: Path) -> Iterator[Entry]:
             if member.isdir():
                 continue
             name = member.name
-            reason = unsafe_member_reason(name)
-            if reason is None and (member.issym() or member.islnk()):
-                reason = "refused: link in archive"
-            if reason is None and not member.isfile():
-                reason = "refused: not a regular file"
-            if reason is None and member.size > MAX_MEMBER_BYTES:
-                reason = f"refused: {member.size} bytes is too large for an image"
+            is_link = member.issym() or member.islnk()
+            reason = member_refusal(name, is_link=is_link, is_file=member.isfile(), size=member.size)
             if reason:
                 yield Entry(name, refused=reason)
                 continue

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kgan.data.dataset import ImageWriter, IngestReport, PreparedDataset, make_splits, write_manifest
+from kgan.data.dataset import ImageWriter, PreparedDataset
 from kgan.errors import KganError
 from kgan.files import atomic_directory
 
@@ -305,35 +305,25 @@ def write_synthetic(
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise KganError(f"--out {out} exists and is not empty: choose a new folder")
-    report = IngestReport()
     with atomic_directory(out) as tmp:
         writer = ImageWriter(tmp / "images.npy", SIZE)
         kept: list[dict] = []
         try:
             all_attrs = [draw_attributes(seed, i) for i in range(count)]
             for start, drawn in zip(range(0, count, chunk), render_chunks(all_attrs, chunk)):
-                attrs = all_attrs[start : start + chunk]
                 for offset, image in enumerate(drawn):
-                    report.scanned += 1
+                    writer.report.scanned += 1
                     if writer.add(f"avatar-{start + offset:06d}", image):
-                        report.used += 1
-                        kept.append(attrs[offset])
-                    else:
-                        report.duplicates += 1
+                        kept.append(all_attrs[start + offset])
                 if progress:
-                    progress(report.scanned)
+                    progress(writer.report.scanned)
         finally:
-            total = writer.close()
-        splits = make_splits(total, seed, val, test)
-        write_manifest(
-            tmp,
-            size=SIZE,
+            writer.close()
+        writer.finish(
             source=f"synthetic:seed={seed}",
             seed=seed,
-            names=writer.names,
-            hashes=writer.hashes,
-            splits=splits,
-            report=report.to_dict(),
+            val=val,
+            test=test,
             extra={"synthetic": {"seed": seed, "count": count}},
         )
         with open(tmp / "attributes.csv", "w", newline="") as handle:
