@@ -23,6 +23,7 @@ from cli.ui import (
     err_console,
     import_tensorflow,
     interactive,
+    warn,
 )
 from kgan.config import LOSSES, NORMS, OPTIMIZERS, PRESETS, VARIANTS
 from kgan.errors import KganError
@@ -170,6 +171,17 @@ def train(
     ema: Annotated[float | None, typer.Option(help="Generator EMA decay, e.g. 0.999 (0: off).")] = None,
     steps_per_epoch: Annotated[int | None, typer.Option(min=0, help="Steps per epoch (0: one pass).")] = None,
     deterministic: Annotated[bool | None, typer.Option(help="Deterministic ops (bitwise-reproducible on CPU).")] = None,
+    fid_every: Annotated[int | None, typer.Option(min=0, help="Validation FID every N epochs (0: off).")] = None,
+    fid_samples: Annotated[int | None, typer.Option(min=2, help="Images per validation FID (paper: 2000).")] = None,
+    patience: Annotated[
+        int | None, typer.Option(min=0, help="Early stop after N epochs without better val FID (0: never).")
+    ] = None,
+    features: Annotated[
+        str | None, typer.Option(help="FID features: inception, random-inception-v3, or a model path.")
+    ] = None,
+    inception: Annotated[
+        str | None, typer.Option(help="Local copy of the FID Inception module (else $KGAN_INCEPTION, else TF Hub).")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="Plain log lines instead of live progress.")] = False,
 ) -> None:
     """Train a GAN (new run, or --resume), writing checkpoints, samples and metrics to the run folder."""
@@ -202,6 +214,11 @@ def train(
         "ema": ema,
         "steps_per_epoch": steps_per_epoch,
         "deterministic": deterministic,
+        "fid_every": fid_every,
+        "fid_samples": fid_samples,
+        "patience": patience,
+        "features": features,
+        "inception": inception,
     }
     if resume:
         changed = sorted(k for k, v in overrides.items() if v is not None and k != "epochs")
@@ -221,7 +238,7 @@ def train(
         console.print(f"run {target} ({settings.variant}, data {dataset.folder})")
     display = TrainingDisplay(interactive(quiet))
     try:
-        result = train_run(target, epochs=epochs, callbacks=[display])
+        result = train_run(target, epochs=epochs, callbacks=[display], warn=warn)
     finally:
         display.close()
     if result.status == "interrupted":
@@ -229,6 +246,8 @@ def train(
         raise typer.Exit(130)
     if result.status == "failed":
         raise KganError(result.message)
+    if result.status == "stopped_early":
+        console.print(result.message)
     console.print(f"finished {result.epoch} epochs ({result.step} steps) in {target}; samples in {target / 'samples'}")
 
 
@@ -256,6 +275,91 @@ def sample(
     noise = fixed_noise(settings.seed if seed is None else seed, n, settings.z_dim)
     save_png(out, image_grid(generate(generator, noise)))
     console.print(f"wrote {n} samples from {target.name}/{last.name} to {out}")
+
+
+class Split(str, Enum):
+    val = "val"
+    test = "test"
+
+
+@app.command()
+def fid(
+    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: the latest run).")] = None,
+    split: Annotated[Split, typer.Option(help="Real images to compare with.")] = Split.test,
+    checkpoint: Annotated[str, typer.Option(help="best (by val FID), last, or a checkpoint folder.")] = "best",
+    samples: Annotated[int | None, typer.Option(min=2, help="Images per side (default: the split's size).")] = None,
+    features: Annotated[
+        str | None, typer.Option(help="inception, random-inception-v3, or a model path (default: the run's).")
+    ] = None,
+    inception: Annotated[str | None, typer.Option(help="Local copy of the FID Inception module.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Extraction batch size.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """FID and KID of a run's generator against the val or test split (TF-GAN)."""
+    import_tensorflow()
+    from rich.table import Table
+
+    from kgan import runs
+    from kgan.metrics.evaluate import evaluate_run
+
+    target = runs.resolve_run(run_dir)
+    result, description = evaluate_run(
+        target,
+        split=split.value,
+        checkpoint_choice=checkpoint,
+        samples=samples,
+        features=features,
+        inception=inception,
+        batch_size=batch_size,
+    )
+    record = {**result.to_dict(), "checkpoint": description, "run": str(target)}
+    if as_json:
+        print(json.dumps(record))
+        return
+    table = Table(title=f"kgan fid — {target.name}")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    table.add_row("FID", f"{result.fid:.3f}")
+    table.add_row("KID", f"{result.kid:.5f} ± {result.kid_std:.5f}")
+    for name in ("n_real", "n_generated", "features", "split"):
+        table.add_row(name.replace("_", " "), str(record[name]))
+    table.add_row("checkpoint", description)
+    console.print(table)
+    if not result.comparable:
+        console.print(
+            "note: these features are not the standard FID Inception; the numbers are not comparable "
+            "with published FIDs"
+        )
+
+
+@bench_app.command("fid")
+def bench_fid(
+    features: Annotated[
+        str, typer.Option(help="inception, random-inception-v3, or a model path.")
+    ] = "random-inception-v3",
+    inception: Annotated[str | None, typer.Option(help="Local copy of the FID Inception module.")] = None,
+    samples: Annotated[int, typer.Option(min=2, help="Generated images for the timed FID.")] = 2000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Extraction batch size.")] = 50,
+    data: Annotated[str, typer.Option(help="Prepared dataset (its val split is the reference).")] = "synthetic",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Feature-extraction images/s and the wall time of a validation FID with cached real statistics."""
+    import_tensorflow()
+    from rich.table import Table
+
+    from kgan.bench import bench_fid as run_bench
+    from kgan.data.default import resolve_dataset
+
+    figures = run_bench(resolve_dataset(data), features, inception, samples, batch_size)
+    if as_json:
+        print(json.dumps(figures))
+        return
+    table = Table(title="kgan bench fid")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key, str(value))
+    console.print(table)
 
 
 @bench_app.command("train")

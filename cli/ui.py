@@ -93,3 +93,8 @@ def import_tensorflow() -> None:
         import tensorflow as tf
 
         tf.config.list_physical_devices()
+
+
+def warn(message: str) -> None:
+    """A warning line on stderr (library code reports warnings through this)."""
+    err_console.print(f"kgan: warning: {message}", markup=False)

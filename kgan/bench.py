@@ -106,3 +106,44 @@ def bench_train(
         "pipeline_images_per_sec": round(pipeline, 1),
         "pipeline_over_step": round(pipeline / fit_step, 1),
     }
+
+
+def bench_fid(
+    dataset: PreparedDataset, features: str, inception: str | None, samples: int = 2000, batch_size: int = 50
+) -> dict[str, Any]:
+    """Extraction images/s at 299×299, and one validation FID of `samples` generated images
+    against the cached real statistics (the real side is extracted and cached first)."""
+    from kgan.metrics.evaluate import evaluate
+    from kgan.metrics.features import load_extractor
+    from kgan.metrics.reference import real_features
+    from kgan.models import build_generator
+
+    runtime.configure()
+    config = TrainConfig()
+    extractor = load_extractor(features, inception)
+    images = np.random.default_rng(0).uniform(-1, 1, (batch_size, 64, 64, 3)).astype(np.float32)
+    extractor(images)  # trace
+    start = time.perf_counter()
+    for _ in range(3):
+        extractor(images)
+    per_second = 3 * batch_size / (time.perf_counter() - start)
+    real_features(dataset, "val", config.image_size, extractor, batch_size)
+    generator = build_generator(config)
+    start = time.perf_counter()
+    result = evaluate(
+        generator,
+        dataset,
+        extractor,
+        split="val",
+        image_size=config.image_size,
+        z_dim=config.z_dim,
+        samples=samples,
+        with_kid=False,
+        batch_size=batch_size,
+    )
+    return {
+        "features": extractor.name,
+        "extraction_images_per_sec": round(per_second, 2),
+        "val_fid_samples": result.n_generated,
+        "val_fid_seconds_cached_real": round(time.perf_counter() - start, 2),
+    }

@@ -39,8 +39,50 @@ def save(run_dir: Path, gan, state: dict[str, Any], keep: int = 2, protect: tupl
         arrays.update({f"d/{i}": np.asarray(v) for i, v in enumerate(gan.d_optimizer.variables)})
         np.savez(tmp / "optimizers.npz", **arrays)
         write_text_atomic(tmp / "state.json", json.dumps({**state, "saved_at": time.time()}, indent=2) + "\n")
-    _prune(run_dir, keep, protect=(final.name, *protect))
+    record = best(run_dir)
+    _prune(run_dir, keep, protect=(final.name, *protect, *([record["checkpoint"]] if record else [])))
     return final
+
+
+def best(run_dir: Path) -> dict[str, Any] | None:
+    """The best-by-validation-FID record ({"checkpoint", "epoch", "step", "val_fid"}), if any."""
+    path = checkpoint_dir(run_dir) / "best.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return record if (checkpoint_dir(run_dir) / record.get("checkpoint", "")).is_dir() else None
+
+
+def mark_best(run_dir: Path, record: dict[str, Any]) -> None:
+    write_text_atomic(checkpoint_dir(run_dir) / "best.json", json.dumps(record, indent=2) + "\n")
+
+
+def resolve(run_dir: Path, choice: str = "last") -> tuple[Path, str]:
+    """A checkpoint by name: "best", "last" or a path; returns (path, description)."""
+    if choice == "best":
+        record = best(run_dir)
+        if record is not None:
+            return checkpoint_dir(run_dir) / record[
+                "checkpoint"
+            ], f"best ({record['checkpoint']}, val FID {record['val_fid']:.3f})"
+        choice = "last"
+        fallback = " — no validation FID was recorded, so the last"
+    else:
+        fallback = ""
+    if choice == "last":
+        path = latest(run_dir)
+        if path is None:
+            raise KganError(
+                f"run {run_dir} has no checkpoint yet: train it first (kgan train --resume --run-dir {run_dir})"
+            )
+        return path, f"last ({path.name}){fallback}"
+    path = Path(choice)
+    if not (path / "state.json").is_file():
+        raise KganError(
+            f"--checkpoint {choice} is not a checkpoint folder: use best, last or a checkpoints/step-* folder"
+        )
+    return path, str(path)
 
 
 def _prune(run_dir: Path, keep: int, protect: tuple[str, ...]) -> None:

@@ -24,7 +24,8 @@ IMAGE_SIZES = (32, 64, 128)
 PRESETS: dict[str, dict] = {
     "paper": {},
     # A small model that learns the synthetic avatars on 2 CPU cores in a few minutes.
-    "quick": {"image_size": 32, "g_width": 48, "d_width": 48, "batch_size": 64, "epochs": 10},
+    # Validation FID is off: 2000 Inception passes per epoch would dominate a CPU demo.
+    "quick": {"image_size": 32, "g_width": 48, "d_width": 48, "batch_size": 64, "epochs": 10, "fid_every": 0},
 }
 
 
@@ -55,6 +56,12 @@ class TrainConfig:
     epochs: int = 80
     steps_per_epoch: int = 0  # 0: one pass over the training split
     ema: float = 0.0  # decay of the generator's moving average; 0 disables it
+    # Validation FID (the paper selects by val FID after every epoch)
+    fid_every: int = 1  # epochs between validation FIDs; 0 disables them
+    fid_samples: int = 2000  # generated images (and real ones) per validation FID
+    patience: int = 10  # stop after this many epochs without a better val FID; 0 never stops
+    features: str = "inception"  # "inception", "random-inception-v3" or a model path
+    inception: str = ""  # a local copy of the FID Inception (else $KGAN_INCEPTION, else TF Hub)
     # Reproducibility and bookkeeping
     seed: int = 0
     deterministic: bool = False
@@ -98,11 +105,12 @@ class TrainConfig:
         )
         for name in ("z_dim", "g_width", "d_width", "batch_size", "epochs", "n_critic"):
             check(getattr(self, name) >= 1, f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("steps_per_epoch", "sample_count", "keep_checkpoints", "seed"):
+        for name in ("steps_per_epoch", "sample_count", "keep_checkpoints", "seed", "fid_every", "patience"):
             check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("lr_g", "lr_d"):
             check(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
         check(self.gp_weight >= 0, f"gp_weight must be >= 0, got {self.gp_weight}")
+        check(self.fid_samples >= 2, f"fid_samples must be at least 2, got {self.fid_samples}")
         check(0.0 <= self.ema < 1.0, f"ema decay must be in [0, 1), got {self.ema}")
         check(0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0, "beta1 and beta2 must be in [0, 1)")
         check(

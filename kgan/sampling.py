@@ -15,9 +15,12 @@ from kgan.files import write_bytes_atomic
 MAX_SAMPLES = 100_000  # a sanity bound: generation is batched, the grid is not
 
 
-def fixed_noise(seed: int, count: int, z_dim: int) -> np.ndarray:
-    """The noise behind a seed's sample grid: the same seed always gives the same images."""
-    return np.random.default_rng([seed, 0x5A4D]).standard_normal((count, z_dim)).astype(np.float32)
+GRID_STREAM = 0x5A4D
+
+
+def fixed_noise(seed: int, count: int, z_dim: int, stream: int = GRID_STREAM) -> np.ndarray:
+    """Noise that a seed (and a stream, so grids and FID samples differ) always gives alike."""
+    return np.random.default_rng([seed, stream]).standard_normal((count, z_dim)).astype(np.float32)
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

@@ -12,6 +12,8 @@ import dataclasses
 import json
 import math
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +49,49 @@ class Plan:
 @dataclasses.dataclass(frozen=True)
 class TrainResult:
     run_dir: Path
-    status: str  # "finished", "interrupted" or "failed"
+    status: str  # "finished", "stopped_early", "interrupted" or "failed"
     step: int
     epoch: int
     message: str = ""
+
+
+class ValidationFID:
+    """Validation FID of a generator, with the real statistics computed once (and cached)."""
+
+    def __init__(self, dataset: PreparedDataset, extractor, config: TrainConfig):
+        from kgan.metrics.reference import real_features
+
+        self.dataset, self.extractor, self.config = dataset, extractor, config
+        real_features(dataset, "val", config.image_size, extractor)  # fill the cache up front
+
+    def __call__(self, generator) -> float:
+        from kgan.metrics.evaluate import evaluate
+
+        result = evaluate(
+            generator,
+            self.dataset,
+            self.extractor,
+            split="val",
+            image_size=self.config.image_size,
+            z_dim=self.config.z_dim,
+            samples=self.config.fid_samples,
+            seed=self.config.seed,
+            with_kid=False,
+        )
+        return result.fid
+
+
+def make_validator(dataset: PreparedDataset, config: TrainConfig, warn: Callable[[str], None]) -> ValidationFID | None:
+    """The per-epoch validation FID, or None (with one warning) when no extractor loads."""
+    if not config.fid_every:
+        return None
+    from kgan.metrics.features import load_extractor
+
+    try:
+        return ValidationFID(dataset, load_extractor(config.features, config.inception or None), config)
+    except KganError as error:
+        warn(f"validation FID is off, so there is no early stopping or best checkpoint: {error}")
+        return None
 
 
 def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | None = None) -> Path:
@@ -94,11 +135,15 @@ def train(
     *,
     epochs: int | None = None,
     callbacks: list[keras.callbacks.Callback] | tuple = (),
+    warn: Callable[[str], None] | None = None,
+    validator: Callable[[keras.Model], float] | None = None,
 ) -> TrainResult:
     """Train (or continue) the run in `run_dir` up to `epochs` (default: the config's).
 
     Continuing from a checkpoint at step s is exact: the weights after E epochs equal
-    those of an uninterrupted run (bitwise with op determinism on CPU).
+    those of an uninterrupted run (bitwise with op determinism on CPU). `validator` scores
+    the sampling generator (lower is better) every `fid_every` epochs; by default it is the
+    validation FID with the run's extractor.
     """
     run_dir = Path(run_dir)
     config = runs.load_config(run_dir)
@@ -127,7 +172,10 @@ def train(
         runs.write_status(run_dir, "finished")
         return TrainResult(run_dir, "finished", start_step, config.epochs, "already trained to the requested epochs")
 
-    recorder = RunRecorder(run_dir, config, plan)
+    warn = warn or (lambda message: warnings.warn(message, stacklevel=2))
+    if validator is None:
+        validator = make_validator(dataset, config, warn)
+    recorder = RunRecorder(run_dir, config, plan, validator=validator)
     all_callbacks = [recorder, *callbacks]
     for callback in all_callbacks:
         if hasattr(callback, "on_plan"):
@@ -188,18 +236,25 @@ def train(
     if recorder.failed:
         runs.write_status(run_dir, "failed", step=step, reason=recorder.failed)
         return TrainResult(run_dir, "failed", step, step // steps_per_epoch, recorder.failed)
+    if recorder.stopped_early:
+        runs.write_status(run_dir, "stopped_early", step=step, reason=recorder.stopped_early)
+        return TrainResult(run_dir, "stopped_early", step, step // steps_per_epoch, recorder.stopped_early)
     runs.write_status(run_dir, "finished", step=step)
     return TrainResult(run_dir, "finished", step, config.epochs)
 
 
 class RunRecorder(keras.callbacks.Callback):
-    """Per epoch: metrics line, fixed-noise sample grid, checkpoint. Stops on NaN/Inf."""
+    """Per epoch: validation FID, metrics line, fixed-noise sample grid, checkpoint, best
+    checkpoint and early stopping. Stops at the first NaN/Inf loss."""
 
-    def __init__(self, run_dir: Path, config: TrainConfig, plan: Plan):
+    def __init__(self, run_dir: Path, config: TrainConfig, plan: Plan, validator: Callable | None = None):
         super().__init__()
         self.run_dir, self.config, self.plan = Path(run_dir), config, plan
         self.noise = fixed_noise(config.seed, config.sample_count, config.z_dim) if config.sample_count else None
+        self.validator = validator
+        self.best = checkpoint.best(run_dir)
         self.failed: str | None = None
+        self.stopped_early: str | None = None
         self._epoch_start = time.perf_counter()
         self._epoch_first_step = plan.start_step
 
@@ -245,11 +300,32 @@ class RunRecorder(keras.callbacks.Callback):
             "images_per_sec": round(steps * self.plan.images_per_step / seconds, 2) if seconds > 0 else None,
             "time": time.time(),
         }
+        evaluate_now = self.validator is not None and (epoch + 1) % self.config.fid_every == 0
+        if evaluate_now:
+            start = time.perf_counter()
+            row["val_fid"] = self.validator(self.model.sampler)
+            row["fid_seconds"] = round(time.perf_counter() - start, 3)
         if self.noise is not None:
             grid = image_grid(generate(self.model.sampler, self.noise))
             save_png(self.run_dir / "samples" / f"epoch-{epoch + 1:04d}.png", grid)
-        checkpoint.save(self.run_dir, self.model, self.state(step), keep=self.config.keep_checkpoints)
+        saved = checkpoint.save(self.run_dir, self.model, self.state(step), keep=self.config.keep_checkpoints)
+        if evaluate_now:
+            self._track_best(epoch + 1, step, row["val_fid"], saved)
+        if self.best:
+            row["best_val_fid"], row["best_epoch"] = self.best["val_fid"], self.best["epoch"]
         runs.append_metrics(self.run_dir, row)
+
+    def _track_best(self, epoch: int, step: int, value: float, saved: Path) -> None:
+        """Keep the best-by-val-FID checkpoint; stop after `patience` epochs without a better one."""
+        if self.best is None or value < self.best["val_fid"]:
+            self.best = {"checkpoint": saved.name, "epoch": epoch, "step": step, "val_fid": value}
+            checkpoint.mark_best(self.run_dir, self.best)
+        elif self.config.patience and epoch - self.best["epoch"] >= self.config.patience:
+            self.stopped_early = (
+                f"stopped early at epoch {epoch}: no better validation FID for {epoch - self.best['epoch']} "
+                f"epochs (best {self.best['val_fid']:.3f} at epoch {self.best['epoch']})"
+            )
+            self.model.stop_training = True
 
 
 def _to_float(value: Any) -> float | None:

@@ -35,7 +35,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> N
         assert word in lines[0], lines[0]
 
 
-TINY = ["--batch-size", "8", "--image-size", "32", "--g-width", "4", "--d-width", "4"]
+TINY = ["--batch-size", "8", "--image-size", "32", "--g-width", "4", "--d-width", "4", "--fid-every", "0"]
 
 
 @pytest.fixture
@@ -55,14 +55,17 @@ def test_data_train_sample_end_to_end(workdir):
         "avatars",
         "--epochs",
         "2",
-        *TINY,
+        *TINY[:-2],  # validation FID on, but no Inception can load: one warning, training goes on
         "--steps-per-epoch",
         "2",
         "--seed",
         "5",
         cwd=workdir,
+        env={"KGAN_INCEPTION": str(workdir / "no-inception-here")},
     )
     assert trained.returncode == 0, trained.stderr
+    warnings = [line for line in trained.stderr.splitlines() if line.startswith("kgan: warning:")]
+    assert len(warnings) == 1 and "validation FID is off" in warnings[0] and "--inception" in warnings[0]
     lines = [line for line in trained.stdout.splitlines() if line.startswith("epoch ")]
     assert len(lines) == 2 and "d_loss=" in lines[0] and "\x1b" not in trained.stdout  # plain, no escapes
     out = workdir / "grid.png"
@@ -196,3 +199,29 @@ def test_bench_prints_figures(workdir, small_dataset):
     figures = json.loads(result.stdout)
     assert figures["image_size"] == 64 and figures["fit_step_images_per_sec"] > 0
     assert figures["pipeline_images_per_sec"] > figures["fit_step_images_per_sec"]
+
+
+def test_kgan_fid_json_and_table(workdir, small_dataset, tmp_path):
+    import json
+
+    import keras
+
+    image = keras.Input((32, 32, 3))
+    features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, strides=2)(image))
+    model_path = tmp_path / "features.keras"
+    keras.Model(image, features).save(model_path)
+    trained = kgan("train", "--data", str(small_dataset), "--epochs", "1", *TINY, "--steps-per-epoch", "1", cwd=workdir)
+    assert trained.returncode == 0, trained.stderr
+    result = kgan("fid", "--features", str(model_path), "--json", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    for key in ("fid", "kid", "n_real", "n_generated", "features", "split", "checkpoint"):
+        assert key in record
+    assert record["split"] == "test" and record["n_real"] == record["n_generated"] == 20
+    assert "no validation FID was recorded" in record["checkpoint"]
+    table = kgan("fid", "--features", str(model_path), "--split", "val", "--samples", "8", cwd=workdir)
+    assert table.returncode == 0, table.stderr
+    assert "FID" in table.stdout and "not comparable" in table.stdout
+    assert_one_line_error(kgan("fid", "--checkpoint", "nowhere", cwd=workdir), "--checkpoint")
+    offline = kgan("fid", "--inception", str(tmp_path / "missing"), cwd=workdir)
+    assert_one_line_error(offline, "does not exist")

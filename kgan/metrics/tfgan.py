@@ -19,6 +19,7 @@ import importlib
 import importlib.util
 import sys
 import types
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -33,9 +34,19 @@ def _bare_package(name: str, path: Path) -> None:
 
 
 @cache
+def tensorflow_hub() -> types.ModuleType:
+    """`tensorflow_hub`, imported without its pkg_resources deprecation warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        import tensorflow_hub as hub
+    return hub
+
+
+@cache
 def tfgan_eval() -> types.ModuleType:
     """The `tensorflow_gan.python.eval` module (what `tfgan.eval` is)."""
     try:
+        tensorflow_hub()  # TF-GAN's eval imports it
         spec = importlib.util.find_spec("tensorflow_gan")
         if spec is None or not spec.submodule_search_locations:
             raise ImportError("tensorflow-gan is not installed")
