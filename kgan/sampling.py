@@ -74,3 +74,30 @@ def check_count(count: int) -> int:
     if count <= 0 or count > MAX_SAMPLES:
         raise KganError(f"--n must be between 1 and {MAX_SAMPLES}, got {count}")
     return count
+
+
+def save_individual(folder: Path, images: np.ndarray) -> None:
+    """One PNG per image: folder/sample-0000.png, ..."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise KganError(f"cannot create {folder}: {error.strerror}; choose a writable --individual folder") from None
+    for index, image in enumerate(images):
+        save_png(folder / f"sample-{index:04d}.png", image)
+
+
+def save_strip_or_gif(path: Path, frames: np.ndarray, frame_ms: int = 80) -> Path:
+    """A latent walk: an animated GIF (looping, there and back) for .gif, else a one-row PNG strip."""
+    path = Path(path)
+    if path.suffix.lower() != ".gif":
+        strip = np.concatenate(list(frames), axis=1)
+        return save_png(path, strip)
+    sequence = [Image.fromarray(frame) for frame in [*frames, *frames[-2:0:-1]]]
+    buffer = io.BytesIO()
+    sequence[0].save(buffer, format="GIF", save_all=True, append_images=sequence[1:], duration=frame_ms, loop=0)
+    try:
+        write_bytes_atomic(path, buffer.getvalue())
+    except OSError as error:
+        raise KganError(f"cannot write {path}: {error.strerror or error}; choose a writable path") from None
+    return path

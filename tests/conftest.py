@@ -44,6 +44,7 @@ def tiny_config(**overrides) -> TrainConfig:
         sample_count=4,
         seed=3,
         deterministic=True,
+        fid_every=0,
     )
     variant = overrides.pop("variant", "dcgan")
     values.update(overrides)

@@ -1,0 +1,97 @@
+"""The generator as a SavedModel for TF Serving.
+
+Layout (TF Serving's model base path): `OUT/<version>/saved_model.pb` + `variables/`.
+A version folder appears only when complete (written beside it, then renamed).
+
+Signatures (the first is `serving_default`):
+    serving_default  z float32 [None, z_dim]        → images uint8 [None, H, W, 3], images_float float32 in [-1, 1]
+    sample           n int32 [], seed int32 []      → the same, z drawn in the graph (stateless: same seed, same images)
+    png              n int32 [], seed int32 []      → png_bytes string [n] (PNG files; TF Serving's REST
+                                                      API sends `*_bytes` outputs base64-encoded), for web clients
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from kgan import checkpoint, runs
+from kgan.errors import KganError
+
+DEFAULT_OUT = Path("saved_models/generator")
+SIGNATURES = ("serving_default", "sample", "png")
+
+
+def next_version(out: Path) -> int:
+    """One more than the largest numeric version folder under `out` (1 when there is none)."""
+    versions = [int(p.name) for p in Path(out).glob("*") if p.is_dir() and re.fullmatch(r"\d+", p.name)]
+    return max(versions, default=0) + 1
+
+
+def _to_uint8(images: tf.Tensor) -> tf.Tensor:
+    return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+
+
+def build_archive(generator: keras.Model, z_dim: int) -> keras.export.ExportArchive:
+    """An ExportArchive with the three signatures, calling the generator with training=False."""
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+
+    def outputs(z: tf.Tensor) -> dict[str, tf.Tensor]:
+        images = tf.cast(generator(z, training=False), tf.float32)
+        return {"images": _to_uint8(images), "images_float": images}
+
+    def noise(n: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        tf.debugging.assert_non_negative(n, message="n must be >= 0")
+        return tf.random.stateless_normal(tf.stack([n, z_dim]), seed=tf.stack([seed, tf.constant(0)]))
+
+    def serve(z):
+        return outputs(z)
+
+    def sample(n, seed):
+        return outputs(noise(n, seed))
+
+    def png(n, seed):
+        images = outputs(noise(n, seed))["images"]
+        return {"png_bytes": tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)}
+
+    count_and_seed = [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed")]
+    archive.add_endpoint("serving_default", serve, input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")])
+    archive.add_endpoint("sample", sample, input_signature=count_and_seed)
+    archive.add_endpoint("png", png, input_signature=count_and_seed)
+    return archive
+
+
+def export_run(
+    run_dir: Path, out: Path = DEFAULT_OUT, version: int | None = None, checkpoint_choice: str = "best"
+) -> tuple[Path, str]:
+    """Export a run's sampling generator (EMA weights when kept) to `out/<version>`."""
+    run_dir = Path(run_dir)
+    config = runs.load_config(run_dir)
+    path, description = checkpoint.resolve(run_dir, checkpoint_choice)
+    generator = checkpoint.load_generator(path, config)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise KganError(f"--out {out} is a file: give the model's base folder (e.g. saved_models/generator)")
+    version = next_version(out) if version is None else version
+    if version < 1:
+        raise KganError(f"--version must be a positive integer, got {version}")
+    final = out / str(version)
+    if final.exists():
+        raise KganError(f"{final} exists: TF Serving versions are immutable; pick another --version or omit it")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=out))
+    except OSError as error:
+        raise KganError(f"cannot write to {out}: {error.strerror}; choose a writable --out") from None
+    try:
+        build_archive(generator, config.z_dim).write_out(str(tmp / "model"), verbose=False)
+        (tmp / "model").rename(final)  # TF Serving only ever sees complete version folders
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final, description

@@ -1,0 +1,250 @@
+"""Export for TF Serving, loaded in fresh processes; the REST stand-in and the client; sampling sources."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import tiny_config
+from PIL import Image
+
+from kgan import checkpoint, samplers
+from kgan.data.dataset import PreparedDataset
+from kgan.errors import KganError
+from kgan.export import export_run, next_version
+from kgan.rest_server import PredictServer
+from kgan.sampling import fixed_noise, generate
+from kgan.serving_client import generate_remote, predict
+from kgan.train import create_run, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, small_dataset):
+    run_dir = tmp_path_factory.mktemp("export") / "run"
+    config = tiny_config(epochs=1, ema=0.9)
+    create_run(config, PreparedDataset(small_dataset), run_dir)
+    train(run_dir)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run, tmp_path_factory):
+    base = tmp_path_factory.mktemp("models") / "generator"
+    path, _ = export_run(trained_run, base, checkpoint_choice="last")
+    return base, path
+
+
+def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_export_layout_versions_and_atomicity(trained_run, exported, tmp_path):
+    base, path = exported
+    assert path == base / "1" and (path / "saved_model.pb").is_file() and (path / "variables").is_dir()
+    second, _ = export_run(trained_run, base, checkpoint_choice="last")
+    assert second == base / "2" and next_version(base) == 3
+    assert sorted(p.name for p in base.iterdir()) == ["1", "2"]  # no temporary folders left
+    with pytest.raises(KganError, match="immutable"):
+        export_run(trained_run, base, version=1, checkpoint_choice="last")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(KganError, match="is a file"):
+        export_run(trained_run, tmp_path / "file", checkpoint_choice="last")
+
+
+def test_fresh_process_outputs_equal_the_keras_generator(trained_run, exported, tmp_path):
+    _, path = exported
+    config = tiny_config()
+    z = fixed_noise(11, 5, config.z_dim)
+    np.save(tmp_path / "z.npy", z)
+    generator = checkpoint.load_generator(checkpoint.latest(trained_run), config)  # EMA weights
+    expected = np.asarray(generator(z, training=False))
+    code = """
+import sys, numpy as np, tensorflow as tf
+model = tf.saved_model.load(sys.argv[1])
+z = np.load(sys.argv[2])
+out = model.signatures["serving_default"](z=tf.constant(z))
+np.save(sys.argv[3], out["images_float"].numpy())
+np.save(sys.argv[4], out["images"].numpy())
+a = model.signatures["sample"](n=tf.constant(4), seed=tf.constant(7))["images"].numpy()
+b = model.signatures["sample"](n=tf.constant(4), seed=tf.constant(7))["images"].numpy()
+c = model.signatures["sample"](n=tf.constant(4), seed=tf.constant(8))["images"].numpy()
+png = model.signatures["png"](n=tf.constant(4), seed=tf.constant(7))["png_bytes"].numpy()
+decoded = np.stack([tf.io.decode_png(p).numpy() for p in png])
+print(a.dtype, a.shape, bool((a == b).all()), bool((a != c).any()), bool((decoded == a).all()))
+"""
+    result = run_python(code, str(path), str(tmp_path / "z.npy"), str(tmp_path / "f.npy"), str(tmp_path / "u.npy"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["uint8", "(4,", "32,", "32,", "3)", "True", "True", "True"]
+    np.testing.assert_allclose(np.load(tmp_path / "f.npy"), expected, atol=1e-5)
+    assert np.array_equal(np.load(tmp_path / "u.npy"), generate(generator, z))
+
+
+def test_saved_model_cli_show_and_run(exported):
+    _, path = exported
+    cli = Path(sys.executable).with_name("saved_model_cli")
+    command = [str(cli)] if cli.exists() else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    show = subprocess.run(
+        [*command, "show", "--dir", str(path), "--all"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert show.returncode == 0, show.stderr
+    for text in ("signature_def['serving_default']", "signature_def['sample']", "signature_def['png']", "DT_UINT8"):
+        assert text in show.stdout, text
+    run = subprocess.run(
+        [
+            *command,
+            "run",
+            "--dir",
+            str(path),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--input_exprs",
+            "z=" + str([[0.0] * 8, [0.5] * 8]),  # a Python literal: saved_model_cli evaluates no code
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "images" in run.stdout
+
+
+@pytest.fixture
+def server(exported):
+    base, _ = exported
+    running = PredictServer(base, "generator").start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_rest_server_speaks_tf_serving_formats(server):
+    row = predict(server.url, "generator", {"n": 2, "seed": 1}, signature="sample")
+    assert np.asarray(row["images"]).shape == (2, 32, 32, 3)
+    png = predict(server.url, "generator", {"n": 1, "seed": 1}, signature="png")
+    assert set(png["png_bytes"][0]) == {"b64"}
+    source = samplers.from_server(server.url, "generator")
+    assert source.z_dim == 8
+    z = fixed_noise(0, 3, 8)
+    remote = generate_remote(server.url, "generator", z, batch_size=2)
+    assert np.array_equal(remote, samplers.from_saved_model(server.base_path)(z))
+
+
+def test_client_errors_are_one_line(server, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(KganError, match="cannot reach TF Serving"):
+        predict(closed, "generator", {"z": [[0.0] * 8]}, retries=1, backoff=0.01)
+    with pytest.raises(KganError, match="HTTP 404"):
+        predict(server.url, "nobody", {"z": [[0.0] * 8]})
+    with pytest.raises(KganError, match="HTTP 400"):
+        predict(server.url, "generator", {"z": [[0.0] * 3]})  # wrong width
+
+    silent = socket.socket()  # accepts connections, never answers: a hung server
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        with pytest.raises(KganError, match="cannot reach"):
+            predict(
+                f"http://127.0.0.1:{silent.getsockname()[1]}",
+                "generator",
+                {"z": [[0.0] * 8]},
+                timeout=0.5,
+                retries=1,
+                backoff=0.01,
+            )
+    finally:
+        silent.close()
+
+    class Garbage(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "9")
+            self.end_headers()
+            self.wfile.write(b"not json!")
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(KganError, match="malformed"):
+            predict(f"http://127.0.0.1:{httpd.server_address[1]}", "generator", {"z": [[0.0] * 8]})
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_sources_refuse_bad_inputs(tmp_path, small_dataset):
+    import tensorflow as tf
+
+    class NotAGenerator(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+        def __call__(self, x):
+            return {"y": x * 2}
+
+    module = NotAGenerator()
+    tf.saved_model.save(module, str(tmp_path / "other"), signatures={"serving_default": module.__call__})
+    with pytest.raises(KganError, match="not a kgan generator export"):
+        samplers.from_saved_model(tmp_path / "other")
+    with pytest.raises(KganError, match=r"no saved_model\.pb"):
+        samplers.from_saved_model(tmp_path)
+    empty_run = create_run(tiny_config(), PreparedDataset(small_dataset), tmp_path / "fresh")
+    with pytest.raises(KganError, match="no checkpoint yet"):
+        samplers.from_run(empty_run)
+
+
+def test_kgan_sample_from_server_matches_local(server, trained_run, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CI": "true"}
+
+    def kgan(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "cli.main", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            cwd=tmp_path,
+        )
+
+    remote = kgan("sample", "--server", server.url, "--n", "6", "--seed", "3", "--out", "remote.png")
+    assert remote.returncode == 0, remote.stderr
+    local = kgan(
+        "sample", "--run-dir", str(trained_run), "--n", "6", "--seed", "3", "--out", "local.png", "--individual", "each"
+    )
+    assert local.returncode == 0, local.stderr
+    assert np.array_equal(
+        np.asarray(Image.open(tmp_path / "remote.png")), np.asarray(Image.open(tmp_path / "local.png"))
+    )
+    assert len(list((tmp_path / "each").glob("sample-*.png"))) == 6
+    walk = kgan("sample", "--run-dir", str(trained_run), "--interpolate", "5", "--out", "walk.gif")
+    assert walk.returncode == 0, walk.stderr
+    gif = Image.open(tmp_path / "walk.gif")
+    assert gif.n_frames == 8  # there and back
+    for args, words in [
+        (("--server", "http://127.0.0.1:9", "--timeout", "0.5"), "cannot reach"),
+        (("--run-dir", str(trained_run), "--n", "0"), "--n"),
+        (("--run-dir", str(trained_run), "--n", "100001"), "--n"),
+        (("--run-dir", str(trained_run), "--out", "/proc/nope/x.png"), "cannot write"),
+        (("--run-dir", str(trained_run), "--server", server.url), "only one"),
+    ]:
+        failed = kgan("sample", *args)
+        assert failed.returncode == 2, failed.stderr
+        lines = failed.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0], failed.stderr
