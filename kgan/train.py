@@ -62,6 +62,7 @@ class ValidationFID:
         from kgan.metrics.reference import real_features
 
         self.dataset, self.extractor, self.config = dataset, extractor, config
+        self.name = extractor.name
         real_features(dataset, "val", config.image_size, extractor)  # fill the cache up front
 
     def __call__(self, generator) -> float:
@@ -305,6 +306,7 @@ class RunRecorder(keras.callbacks.Callback):
             start = time.perf_counter()
             row["val_fid"] = self.validator(self.model.sampler)
             row["fid_seconds"] = round(time.perf_counter() - start, 3)
+            row["fid_features"] = getattr(self.validator, "name", "custom validator")
         if self.noise is not None:
             grid = image_grid(generate(self.model.sampler, self.noise))
             save_png(self.run_dir / "samples" / f"epoch-{epoch + 1:04d}.png", grid)

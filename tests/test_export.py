@@ -56,6 +56,8 @@ def test_export_layout_versions_and_atomicity(trained_run, exported, tmp_path):
     assert sorted(p.name for p in base.iterdir()) == ["1", "2"]  # no temporary folders left
     with pytest.raises(KganError, match="immutable"):
         export_run(trained_run, base, version=1, checkpoint_choice="last")
+    with pytest.raises(KganError, match="cannot write"):
+        export_run(trained_run, Path("/proc/kgan-cannot-write-here"), checkpoint_choice="last")
     (tmp_path / "file").write_text("x")
     with pytest.raises(KganError, match="is a file"):
         export_run(trained_run, tmp_path / "file", checkpoint_choice="last")
