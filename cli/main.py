@@ -236,7 +236,7 @@ def train(
             dataset = resolve_dataset(settings.data, progress=counter)
         target = create_run(settings, dataset, run_dir)
         console.print(f"run {target} ({settings.variant}, data {dataset.folder})")
-    display = TrainingDisplay(interactive(quiet))
+    display = TrainingDisplay(interactive(quiet), run_name=target.name)
     try:
         result = train_run(target, epochs=epochs, callbacks=[display], warn=warn)
     finally:
@@ -270,6 +270,7 @@ def sample(
         int | None, typer.Option(min=2, max=1000, help="Write a latent walk of K frames from seed to seed+1.")
     ] = None,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per server request.")] = 30.0,
+    show: Annotated[bool, typer.Option(help="Also draw the grid in the terminal (truecolor half-blocks).")] = False,
 ) -> None:
     """Images from a run, an exported SavedModel or TF Serving: a grid, single files or a latent walk."""
     import_tensorflow()
@@ -298,7 +299,12 @@ def sample(
         )
         return
     images = source(fixed_noise(seed, n, source.z_dim))
-    save_png(out, image_grid(images))
+    grid = image_grid(images)
+    save_png(out, grid)
+    if show:
+        from cli.terminal_image import half_blocks
+
+        console.print(half_blocks(grid, width=min(console.width, 96)))
     if individual:
         save_individual(individual, images)
     console.print(
@@ -348,6 +354,54 @@ def serve(
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()
+
+
+@app.command("runs")
+def list_runs(
+    root: Annotated[Path | None, typer.Option(help="Folder of runs (default: runs/ or $KGAN_RUNS_DIR).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
+) -> None:
+    """A table of runs: variant, data, epochs, best val FID and its epoch, test FID, status."""
+    from rich.table import Table
+
+    from kgan.report import list_runs as summaries
+
+    rows = summaries(root)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    if not rows:
+        console.print("no runs yet: start one with `kgan train`")
+        return
+    table = Table(title="kgan runs")
+    for column in ("run", "variant", "data", "epochs", "best val FID", "test FID", "status"):
+        table.add_column(column, justify="right" if "FID" in column or column == "epochs" else "left")
+    for row in rows:
+        best = f"{row['best_val_fid']:.3f} (ep {row['best_epoch']})" if row["best_val_fid"] is not None else "—"
+        test = f"{row['test_fid']:.3f}" if row["test_fid"] is not None else "—"
+        table.add_row(
+            row["name"],
+            str(row["variant"]),
+            row["data"],
+            f"{row['epochs']}/{row['epochs_planned']}",
+            best,
+            test,
+            row["status"],
+        )
+    console.print(table)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: the latest run).")] = None,
+) -> None:
+    """PNG plots of losses and FID, and one self-contained HTML page, in <run>/report/."""
+    from kgan import runs
+    from kgan.report import write_report
+
+    target = runs.resolve_run(run_dir)
+    page = write_report(target)
+    console.print(f"wrote {page} (plots beside it)")
 
 
 class Split(str, Enum):

@@ -1,45 +1,71 @@
-"""The training display: Rich bars for terminals, one plain line per epoch otherwise."""
+"""The training dashboard: a Rich Live layout on terminals, one plain line per epoch otherwise.
+
+Panels: progress (epochs, steps, ETA, images/s), current losses, sparklines of each
+metric's per-epoch history, the validation FID history (best marked, patience left), the
+last epoch's fixed-noise grid drawn with half-block characters, and warnings.
+"""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import keras
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+import numpy as np
+from rich.console import Console, Group
+from rich.layout import Layout
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
 
-from cli.ui import console
+from cli.terminal_image import half_blocks
+from cli.ui import console, warn
 
 LOSS_KEYS = ("d_loss", "g_loss", "penalty", "d_real", "d_fake")
+LABELS = {"d_loss": "D loss", "g_loss": "G loss", "penalty": "penalty", "d_real": "D(x)", "d_fake": "D(G(z))"}
+BARS = "▁▂▃▄▅▆▇█"
 
 
 def format_logs(logs: dict | None) -> str:
-    parts = []
-    for key in LOSS_KEYS:
-        if logs and key in logs:
-            parts.append(f"{key}={float(logs[key]):.4f}")
-    return " ".join(parts)
+    return " ".join(f"{key}={float(logs[key]):.4f}" for key in LOSS_KEYS if logs and key in logs)
+
+
+def sparkline(values: list[float], width: int = 24) -> str:
+    """The last `width` values as block characters scaled between their min and max."""
+    values = [v for v in values if isinstance(v, int | float) and np.isfinite(v)][-width:]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = high - low or 1.0
+    return "".join(BARS[min(len(BARS) - 1, int((v - low) / span * (len(BARS) - 1) + 0.5))] for v in values)
 
 
 class TrainingDisplay(keras.callbacks.Callback):
-    """Epoch and step bars with ETA, images/s and running losses; or one plain line per epoch."""
+    """Live dashboard (`live=True`) or plain per-epoch lines, fed by fit and the run recorder."""
 
-    def __init__(self, live: bool):
+    def __init__(self, live: bool, run_name: str = "", output: Console | None = None):
         super().__init__()
-        self.live = live
+        self.live_mode, self.run_name = live, run_name
+        self.console = output or console
+        self.plan: Any = None
+        self.config: Any = None
+        self.history: list[dict] = []
+        self.batch_logs: dict[str, float] = {}
+        self.grid: np.ndarray | None = None
+        self.best: dict | None = None
+        self.warnings: list[str] = []
         self.progress: Progress | None = None
-        self.plan = None
+        self.live: Live | None = None
+        self._epoch_start = time.perf_counter()
+        self._steps = 0
+        self._speed = 0.0
+
+    # ---- hooks from kgan.train ------------------------------------------------------
 
     def on_plan(self, plan, config) -> None:
         self.plan, self.config = plan, config
-        if not self.live:
-            return
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -47,55 +73,121 @@ class TrainingDisplay(keras.callbacks.Callback):
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[speed]}"),
-            TextColumn("{task.fields[losses]}"),
             console=console,
-            refresh_per_second=4,
         )
         start_epoch, offset = divmod(plan.start_step, plan.steps_per_epoch)
-        self.epoch_task = self.progress.add_task(
-            "epochs", total=plan.epochs, completed=start_epoch, speed="", losses=""
-        )
-        self.step_task = self.progress.add_task(
-            "steps ", total=plan.steps_per_epoch, completed=offset, speed="", losses=""
-        )
-        self.progress.start()
+        self.epoch_task = self.progress.add_task("epochs", total=plan.epochs, completed=start_epoch)
+        self.step_task = self.progress.add_task("steps ", total=plan.steps_per_epoch, completed=offset)
+        if self.live_mode:
+            self.live = Live(self.render(), console=self.console, refresh_per_second=4, transient=False)
+            self.live.start()
+
+    def on_record(self, row: dict, grid: np.ndarray | None, best: dict | None) -> None:
+        self.history.append(row)
+        self.grid, self.best = grid, best
+        new = [w for w in row.get("warnings", []) if w not in self.warnings]
+        self.warnings = row.get("warnings", [])
+        if not self.live_mode:
+            for message in new:
+                warn(message)
+
+    # ---- keras callbacks ------------------------------------------------------------
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start, self._steps = time.perf_counter(), 0
-        if self.progress:
-            offset = (
-                self.plan.start_step % self.plan.steps_per_epoch
-                if epoch == self.plan.start_step // self.plan.steps_per_epoch
-                else 0
-            )
+        if self.progress and self.plan:
+            first = self.plan.start_step // self.plan.steps_per_epoch
+            offset = self.plan.start_step % self.plan.steps_per_epoch if epoch == first else 0
             self.progress.reset(self.step_task, total=self.plan.steps_per_epoch, completed=offset)
             self.progress.update(self.step_task, description=f"epoch {epoch + 1}")
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps += 1
-        if not self.progress:
+        if not self.live_mode:
             return
         seconds = time.perf_counter() - self._epoch_start
-        speed = f"{self._steps * self.plan.images_per_step / seconds:.0f} img/s" if seconds > 0 else ""
-        self.progress.update(self.step_task, advance=1, speed=speed, losses=format_logs(logs))
+        self._speed = self._steps * self.plan.images_per_step / seconds if seconds > 0 else 0.0
+        self.batch_logs = {k: float(v) for k, v in (logs or {}).items() if k in LOSS_KEYS}
+        self.progress.update(self.step_task, advance=1)
+        if self.live:
+            self.live.update(self.render())
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._epoch_start
         speed = self._steps * self.plan.images_per_step / seconds if seconds > 0 else 0.0
-        if self.progress:
-            self.progress.update(
-                self.epoch_task, completed=epoch + 1, speed=f"{speed:.0f} img/s", losses=format_logs(logs)
-            )
-        else:
-            step = (epoch + 1) * self.plan.steps_per_epoch
-            print(
-                f"epoch {epoch + 1}/{self.plan.epochs} step {step}/{self.plan.total_steps} "
-                f"{format_logs(logs)} images_per_sec={speed:.1f} seconds={seconds:.1f}",
-                flush=True,
-            )
+        if self.live_mode:
+            self.progress.update(self.epoch_task, completed=epoch + 1)
+            if self.live:
+                self.live.update(self.render())
+            return
+        row = self.history[-1] if self.history and self.history[-1].get("epoch") == epoch + 1 else {}
+        fid = f" val_fid={row['val_fid']:.3f}" if isinstance(row.get("val_fid"), int | float) else ""
+        step = (epoch + 1) * self.plan.steps_per_epoch
+        print(
+            f"epoch {epoch + 1}/{self.plan.epochs} step {step}/{self.plan.total_steps} "
+            f"{format_logs(logs)}{fid} images_per_sec={speed:.1f} seconds={seconds:.1f}",
+            flush=True,
+        )
 
     def close(self) -> None:
-        if self.progress:
-            self.progress.stop()
-            self.progress = None
+        if self.live:
+            self.live.update(self.render())
+            self.live.stop()
+            self.live = None
+
+    # ---- rendering ------------------------------------------------------------------
+
+    def losses_table(self) -> Table:
+        table = Table(expand=True, box=None, pad_edge=False)
+        for column in ("", "now", "last epoch", "history"):
+            table.add_column(column, justify="left" if column in ("", "history") else "right")
+        last = self.history[-1] if self.history else {}
+        for key in LOSS_KEYS:
+            now = self.batch_logs.get(key)
+            table.add_row(
+                LABELS[key],
+                f"{now:.4f}" if now is not None else "—",
+                f"{last[key]:.4f}" if isinstance(last.get(key), int | float) else "—",
+                sparkline([r.get(key) for r in self.history]),
+            )
+        return table
+
+    def fid_panel(self) -> Panel:
+        fids = [(r["epoch"], r["val_fid"]) for r in self.history if isinstance(r.get("val_fid"), int | float)]
+        if not fids:
+            every = getattr(self.config, "fid_every", 0)
+            return Panel(
+                Text("validation FID off" if not every else "waiting for the first validation FID"),
+                title="validation FID",
+            )
+        lines = Text()
+        lines.append(sparkline([v for _, v in fids]) + "\n")
+        for epoch, value in fids[-6:]:
+            mark = " ★ best" if self.best and self.best.get("epoch") == epoch else ""
+            lines.append(f"epoch {epoch:>4}  {value:9.3f}{mark}\n")
+        patience = getattr(self.config, "patience", 0)
+        if self.best and patience:
+            left = patience - (fids[-1][0] - self.best["epoch"])
+            lines.append(f"patience left: {max(left, 0)} epochs")
+        return Panel(lines, title="validation FID")
+
+    def render(self) -> Layout | Group:
+        header = Text(
+            f"kgan · {self.run_name} · {getattr(self.config, 'variant', '')} · {self._speed:.0f} img/s", style="bold"
+        )
+        layout = Layout()
+        layout.split_column(
+            Layout(Group(header, self.progress) if self.progress else header, size=3), Layout(name="body")
+        )
+        warnings = Text(
+            "\n".join(f"⚠ {w}" for w in self.warnings) or "no warnings", style="yellow" if self.warnings else "dim"
+        )
+        left = Layout(name="left")
+        left.split_column(
+            Layout(Panel(self.losses_table(), title="losses"), size=9),
+            Layout(self.fid_panel(), name="fid"),
+            Layout(Panel(warnings, title="warnings"), size=6),
+        )
+        grid = half_blocks(self.grid, width=48) if self.grid is not None else Text("samples after the first epoch")
+        layout["body"].split_row(left, Layout(Panel(grid, title="fixed-noise samples"), size=52))
+        return layout

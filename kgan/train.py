@@ -28,7 +28,9 @@ from kgan.data.pipeline import default_steps_per_epoch, load_split, training_dat
 from kgan.errors import KganError
 from kgan.files import write_text_atomic
 from kgan.gan import GAN, METRIC_NAMES, make_optimizers
+from kgan.health import warnings_for
 from kgan.sampling import fixed_noise, generate, image_grid, save_png
+from kgan.tensorboard import TensorBoardWriter
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,13 +176,14 @@ def train(
         return TrainResult(run_dir, "finished", start_step, config.epochs, "already trained to the requested epochs")
 
     warn = warn or (lambda message: warnings.warn(message, stacklevel=2))
-    if validator is None:
-        validator = make_validator(dataset, config, warn)
-    recorder = RunRecorder(run_dir, config, plan, validator=validator)
-    all_callbacks = [recorder, *callbacks]
-    for callback in all_callbacks:
+    for callback in callbacks:  # displays first: extracting the real FID features can take a while
         if hasattr(callback, "on_plan"):
             callback.on_plan(plan, config)
+    if validator is None:
+        validator = make_validator(dataset, config, warn)
+    listeners = [callback for callback in callbacks if hasattr(callback, "on_record")]
+    recorder = RunRecorder(run_dir, config, plan, validator=validator, listeners=listeners)
+    all_callbacks = [recorder, *callbacks]
 
     def dataset_for(first: int, end: int) -> tf.data.Dataset:
         return training_dataset(
@@ -248,9 +251,19 @@ class RunRecorder(keras.callbacks.Callback):
     """Per epoch: validation FID, metrics line, fixed-noise sample grid, checkpoint, best
     checkpoint and early stopping. Stops at the first NaN/Inf loss."""
 
-    def __init__(self, run_dir: Path, config: TrainConfig, plan: Plan, validator: Callable | None = None):
+    def __init__(
+        self,
+        run_dir: Path,
+        config: TrainConfig,
+        plan: Plan,
+        validator: Callable | None = None,
+        listeners: list | tuple = (),
+    ):
         super().__init__()
         self.run_dir, self.config, self.plan = Path(run_dir), config, plan
+        self.listeners = listeners
+        self.tensorboard = TensorBoardWriter(run_dir)
+        self.history = runs.read_metrics(run_dir)
         self.noise = fixed_noise(config.seed, config.sample_count, config.z_dim) if config.sample_count else None
         self.validator = validator
         self.best = checkpoint.best(run_dir)
@@ -307,6 +320,7 @@ class RunRecorder(keras.callbacks.Callback):
             row["val_fid"] = self.validator(self.model.sampler)
             row["fid_seconds"] = round(time.perf_counter() - start, 3)
             row["fid_features"] = getattr(self.validator, "name", "custom validator")
+        grid = None
         if self.noise is not None:
             grid = image_grid(generate(self.model.sampler, self.noise))
             save_png(self.run_dir / "samples" / f"epoch-{epoch + 1:04d}.png", grid)
@@ -315,7 +329,15 @@ class RunRecorder(keras.callbacks.Callback):
             self._track_best(epoch + 1, step, row["val_fid"], saved)
         if self.best:
             row["best_val_fid"], row["best_epoch"] = self.best["val_fid"], self.best["epoch"]
+        self.history = [r for r in self.history if r.get("epoch") != row["epoch"]] + [row]
+        row["warnings"] = warnings_for(self.history)
         runs.append_metrics(self.run_dir, row)
+        self.tensorboard.write(epoch + 1, row, grid)
+        for listener in self.listeners:
+            listener.on_record(row, grid, self.best)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.tensorboard.writer.flush()
 
     def _track_best(self, epoch: int, step: int, value: float, saved: Path) -> None:
         """Keep the best-by-val-FID checkpoint; stop after `patience` epochs without a better one."""

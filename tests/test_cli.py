@@ -225,3 +225,31 @@ def test_kgan_fid_json_and_table(workdir, small_dataset, tmp_path):
     assert_one_line_error(kgan("fid", "--checkpoint", "nowhere", cwd=workdir), "--checkpoint")
     offline = kgan("fid", "--inception", str(tmp_path / "missing"), cwd=workdir)
     assert_one_line_error(offline, "does not exist")
+
+
+def test_runs_report_and_show(workdir, small_dataset):
+    import json
+
+    trained = kgan(
+        "train",
+        "--data",
+        str(small_dataset),
+        "--epochs",
+        "2",
+        *TINY,
+        "--steps-per-epoch",
+        "1",
+        "--run-dir",
+        "runs/first",
+        cwd=workdir,
+    )
+    assert trained.returncode == 0, trained.stderr
+    table = kgan("runs", cwd=workdir)
+    assert table.returncode == 0 and "first" in table.stdout and "finished" in table.stdout
+    listed = json.loads(kgan("runs", "--json", cwd=workdir).stdout)
+    assert [row["name"] for row in listed] == ["first"] and listed[0]["epochs"] == 2
+    report = kgan("report", cwd=workdir)
+    assert report.returncode == 0, report.stderr
+    assert (workdir / "runs/first/report/index.html").is_file()
+    shown = kgan("sample", "--n", "4", "--show", "--out", "grid.png", cwd=workdir)
+    assert shown.returncode == 0 and "▀" in shown.stdout
