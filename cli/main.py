@@ -25,7 +25,7 @@ from cli.ui import (
     interactive,
     warn,
 )
-from kgan.config import LOSSES, NORMS, OPTIMIZERS, PRESETS, VARIANTS
+from kgan.config import JIT_MODES, LOSSES, NORMS, OPTIMIZERS, PRECISIONS, PRESETS, STRATEGIES, VARIANTS
 from kgan.errors import KganError
 
 app = typer.Typer(
@@ -50,6 +50,9 @@ Loss = _choices("Loss", LOSSES)
 Norm = _choices("Norm", NORMS)
 Optimizer = _choices("Optimizer", OPTIMIZERS)
 Preset = _choices("Preset", tuple(PRESETS))
+Precision = _choices("Precision", PRECISIONS)
+JitMode = _choices("JitMode", JIT_MODES)
+StrategyName = _choices("StrategyName", STRATEGIES)
 PAPER, DCGAN = Preset("paper"), Variant("dcgan")
 
 
@@ -171,6 +174,11 @@ def train(
     ema: Annotated[float | None, typer.Option(help="Generator EMA decay, e.g. 0.999 (0: off).")] = None,
     steps_per_epoch: Annotated[int | None, typer.Option(min=0, help="Steps per epoch (0: one pass).")] = None,
     deterministic: Annotated[bool | None, typer.Option(help="Deterministic ops (bitwise-reproducible on CPU).")] = None,
+    precision: Annotated[Precision | None, typer.Option(help="float32, mixed_float16 or mixed_bfloat16.")] = None,
+    jit_compile: Annotated[JitMode | None, typer.Option(help="XLA: on, off, or auto (Keras decides).")] = None,
+    strategy: Annotated[
+        StrategyName | None, typer.Option(help="auto (mirrored over >1 GPU), default (one device), mirrored.")
+    ] = None,
     fid_every: Annotated[int | None, typer.Option(min=0, help="Validation FID every N epochs (0: off).")] = None,
     fid_samples: Annotated[int | None, typer.Option(min=2, help="Images per validation FID (paper: 2000).")] = None,
     patience: Annotated[
@@ -214,6 +222,9 @@ def train(
         "ema": ema,
         "steps_per_epoch": steps_per_epoch,
         "deterministic": deterministic,
+        "precision": precision.value if precision else None,
+        "jit_compile": jit_compile.value if jit_compile else None,
+        "strategy": strategy.value if strategy else None,
         "fid_every": fid_every,
         "fid_samples": fid_samples,
         "patience": patience,

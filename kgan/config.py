@@ -18,6 +18,9 @@ VARIANTS = ("dcgan", "wgangp")
 LOSSES = ("bce", "wasserstein")
 NORMS = ("batch", "instance", "layer", "none")
 OPTIMIZERS = ("adam", "rmsprop")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+JIT_MODES = ("auto", "on", "off")
+STRATEGIES = ("auto", "default", "mirrored")
 IMAGE_SIZES = (32, 64, 128)
 
 # Named starting points; flags and config files override them.
@@ -62,6 +65,10 @@ class TrainConfig:
     patience: int = 10  # stop after this many epochs without a better val FID; 0 never stops
     features: str = "inception"  # "inception", "random-inception-v3" or a model path
     inception: str = ""  # a local copy of the FID Inception (else $KGAN_INCEPTION, else TF Hub)
+    # Hardware: numeric precision, XLA, and how to spread over devices
+    precision: str = "float32"
+    jit_compile: str = "auto"  # "auto" lets Keras decide (off on CPU and under distribution)
+    strategy: str = "auto"  # "auto": MirroredStrategy when more than one GPU is visible
     # Reproducibility and bookkeeping
     seed: int = 0
     deterministic: bool = False
@@ -110,6 +117,9 @@ class TrainConfig:
         for name in ("lr_g", "lr_d"):
             check(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
         check(self.gp_weight >= 0, f"gp_weight must be >= 0, got {self.gp_weight}")
+        check(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        check(self.jit_compile in JIT_MODES, f"jit_compile must be one of {JIT_MODES}, got {self.jit_compile!r}")
+        check(self.strategy in STRATEGIES, f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         check(self.fid_samples >= 2, f"fid_samples must be at least 2, got {self.fid_samples}")
         check(0.0 <= self.ema < 1.0, f"ema decay must be in [0, 1), got {self.ema}")
         check(0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0, "beta1 and beta2 must be in [0, 1)")

@@ -147,11 +147,17 @@ class GAN(keras.Model):
             if self.gp_weight > 0:
                 penalty = self.gradient_penalty(real, fake, alpha)
                 d_loss = d_loss + self.gp_weight * penalty
-        grads = tape.gradient(d_loss, self.discriminator.trainable_variables)
+            scaled = self._scaled(self.d_optimizer, d_loss)
+        grads = tape.gradient(scaled, self.discriminator.trainable_variables)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
         d_real = self._mean(self._d_output(real_logits)[:, 0])
         d_fake = self._mean(self._d_output(fake_logits)[:, 0])
         return d_loss, penalty, d_real, d_fake
+
+    @staticmethod
+    def _scaled(optimizer, loss: tf.Tensor) -> tf.Tensor:
+        """The loss as the optimizer wants its gradient: loss-scaled under mixed_float16."""
+        return optimizer.scale_loss(loss) if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else loss
 
     def _update_ema(self) -> None:
         """θ_ema ← d·θ_ema + (1 − d)·θ for weights; BatchNorm statistics are copied."""
@@ -182,24 +188,35 @@ class GAN(keras.Model):
             fake = self.generator(part("z", last), training=True)
             d_loss, penalty, d_real, d_fake = self._critic_update(part("real", last), fake, part("alpha", last))
             g_loss = self.generator_loss(self.discriminator(fake, training=True))
-        grads = tape.gradient(g_loss, self.generator.trainable_variables)
+            scaled = self._scaled(self.g_optimizer, g_loss)
+        grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
         if self.ema_generator is not None:
             self._update_ema()
         values = {"d_loss": d_loss, "g_loss": g_loss, "penalty": penalty, "d_real": d_real, "d_fake": d_fake}
+        # Each replica holds its share of a global mean; the trackers sum over replicas.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         for name, value in values.items():
-            self.trackers[name].update_state(value)
+            self.trackers[name].update_state(tf.cast(value, tf.float32) * replicas)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
 
 def make_optimizers(config: TrainConfig) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
-    """(G optimizer, D optimizer): Adam(β1, β2) for the baseline, RMSProp for Table 2."""
+    """(G optimizer, D optimizer): Adam(β1, β2) for the baseline, RMSProp for Table 2.
+
+    Under mixed_float16 both are wrapped in a LossScaleOptimizer (Keras only does that
+    for the optimizer given to `compile`, and this model has two).
+    """
     if config.optimizer == "adam":
-        return (
+        pair = (
             keras.optimizers.Adam(config.lr_g, beta_1=config.beta1, beta_2=config.beta2, name="g_adam"),
             keras.optimizers.Adam(config.lr_d, beta_1=config.beta1, beta_2=config.beta2, name="d_adam"),
         )
-    return (
-        keras.optimizers.RMSprop(config.lr_g, name="g_rmsprop"),
-        keras.optimizers.RMSprop(config.lr_d, name="d_rmsprop"),
-    )
+    else:
+        pair = (
+            keras.optimizers.RMSprop(config.lr_g, name="g_rmsprop"),
+            keras.optimizers.RMSprop(config.lr_d, name="d_rmsprop"),
+        )
+    if config.precision == "mixed_float16":
+        return tuple(keras.optimizers.LossScaleOptimizer(opt, name=f"{opt.name}_scaled") for opt in pair)
+    return pair

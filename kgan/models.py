@@ -25,10 +25,19 @@ def _stages(image_size: int) -> int:
     return int(math.log2(image_size)) - 2
 
 
+def _synchronized() -> bool:
+    """BatchNorm statistics over the global batch when training on several replicas."""
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync > 1
+
+
 def _norm(kind: str, name: str) -> layers.Layer:
     if kind == "batch":
         # PyTorch's BatchNorm defaults (momentum 0.1 there is 0.9 here), DCGAN γ init.
-        return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, gamma_initializer=GAMMA_INIT, name=name)
+        return layers.BatchNormalization(
+            momentum=0.9, epsilon=1e-5, gamma_initializer=GAMMA_INIT, synchronized=_synchronized(), name=name
+        )
     if kind == "instance":
         return layers.GroupNormalization(groups=-1, epsilon=1e-5, gamma_initializer=GAMMA_INIT, name=name)
     if kind == "layer":

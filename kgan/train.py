@@ -20,7 +20,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from kgan import checkpoint, runs, runtime
+from kgan import checkpoint, distribute, runs, runtime
 from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
 from kgan.data.default import resolve_dataset
@@ -125,11 +125,19 @@ def run_dataset(run_dir: Path) -> PreparedDataset:
     return dataset
 
 
-def build_gan(config: TrainConfig) -> GAN:
-    """A compiled GAN with optimizer slots created (ready to restore or train)."""
-    gan = GAN.from_config_values(config)
-    gan.compile(*make_optimizers(config))
-    gan.build_optimizers()
+def build_gan(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> GAN:
+    """A compiled GAN with optimizer slots created (ready to restore or train), built in
+    `strategy`'s scope with the config's precision policy and XLA setting."""
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(config.precision)  # layers take their policy when built
+    jit = {"auto": "auto", "on": True, "off": False}[config.jit_compile]
+    try:
+        with (strategy or tf.distribute.get_strategy()).scope():
+            gan = GAN.from_config_values(config)
+            gan.compile(*make_optimizers(config), jit_compile=jit)
+            gan.build_optimizers()
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
     return gan
 
 
@@ -159,7 +167,13 @@ def train(
 
     images = load_split(dataset, "train")
     steps_per_epoch = config.steps_per_epoch or default_steps_per_epoch(len(images), config.batch_size, config.n_critic)
-    gan = build_gan(config)
+    strategy = distribute.make_strategy(config.strategy)
+    if config.batch_size % strategy.num_replicas_in_sync:
+        raise KganError(
+            f"--batch-size {config.batch_size} does not split over {strategy.num_replicas_in_sync} replicas: "
+            "use a multiple of the replica count"
+        )
+    gan = build_gan(config, strategy)
     start_step = 0
     last = checkpoint.latest(run_dir)
     if last is not None:

@@ -14,6 +14,16 @@ from kgan.config import TrainConfig
 
 
 @pytest.fixture(autouse=True)
+def float32_policy():
+    """Each test starts (and leaves) Keras with the float32 policy."""
+    import keras
+
+    keras.mixed_precision.set_global_policy("float32")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Caches and runs never touch the user's home or the working tree."""
     monkeypatch.setenv("KGAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "kgan-cache"))
