@@ -35,7 +35,7 @@ app = typer.Typer(
     help="Train, evaluate and serve anime-avatar GANs (DCGAN and WGAN-GP).",
 )
 data_app = typer.Typer(no_args_is_help=True, help="Prepare, fetch or draw datasets.")
-bench_app = typer.Typer(no_args_is_help=True, help="Print throughput figures.")
+bench_app = typer.Typer(help="Print throughput figures (all of them without a subcommand).")
 app.add_typer(data_app, name="data")
 app.add_typer(bench_app, name="bench")
 
@@ -231,6 +231,20 @@ def train(
         "features": features,
         "inception": inception,
     }
+    multiworker = overrides["strategy"] == "multiworker"
+    if multiworker:
+        from kgan.multiworker import cluster_role, wait_for_run
+
+        if run_dir is None:
+            raise KganError("--strategy multiworker needs --run-dir: a folder that every worker can reach")
+        _, _, chief = cluster_role()
+        if not chief:  # the chief creates the run; the others train it with the chief's config
+            wait_for_run(run_dir, timeout=300)
+            overrides = dict.fromkeys(overrides)
+            config, preset, resume = None, PAPER, True
+        elif (run_dir / "config.json").is_file():
+            resume = True
+            overrides["strategy"] = None
     if resume:
         changed = sorted(k for k, v in overrides.items() if v is not None and k != "epochs")
         if changed or config or preset != PAPER:
@@ -249,7 +263,13 @@ def train(
         console.print(f"run {target} ({settings.variant}, data {dataset.folder})")
     display = TrainingDisplay(interactive(quiet), run_name=target.name)
     try:
-        result = train_run(target, epochs=epochs, callbacks=[display], warn=warn)
+        if runs.load_config(target).strategy == "multiworker":
+            from kgan.multiworker import train_multiworker
+
+            timeout = float(os.environ.get("KGAN_WORKER_TIMEOUT", "60"))
+            result = train_multiworker(target, epochs=epochs, callbacks=[display], timeout=timeout)
+        else:
+            result = train_run(target, epochs=epochs, callbacks=[display], warn=warn)
     finally:
         display.close()
     if result.status == "interrupted":
@@ -468,6 +488,60 @@ def fid(
             "note: these features are not the standard FID Inception; the numbers are not comparable "
             "with published FIDs"
         )
+
+
+@bench_app.callback(invoke_without_command=True)
+def bench_everything(
+    context: typer.Context,
+    batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 128,
+    steps: Annotated[int, typer.Option(min=1, help="Timed steps per measurement.")] = 8,
+    warmup: Annotated[int, typer.Option(min=1, help="Untimed steps first.")] = 3,
+    features: Annotated[str, typer.Option(help="FID features to time ('none' skips).")] = "random-inception-v3",
+    data: Annotated[str, typer.Option(help="Prepared dataset for the pipeline figures.")] = "synthetic",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Both variants at 64×64: train step (kgan and the PyTorch reference), pipeline, FID features, peak RSS."""
+    if context.invoked_subcommand is not None:
+        return
+    import_tensorflow()
+    from rich.table import Table
+
+    from kgan.bench import bench_all
+    from kgan.data.default import resolve_dataset
+
+    figures = bench_all(resolve_dataset(data), batch_size, steps, warmup, None if features == "none" else features)
+    if as_json:
+        print(json.dumps(figures))
+        return
+    table = Table(title=f"kgan bench — 64×64, batch {batch_size}")
+    for column in (
+        "variant",
+        "kgan fit img/s",
+        "bare step img/s",
+        "PyTorch img/s",
+        "kgan / PyTorch",
+        "pipeline img/s",
+        "pipeline / step",
+    ):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for variant, row in figures["variants"].items():
+        table.add_row(
+            variant,
+            str(row["fit_step_images_per_sec"]),
+            str(row["plain_step_images_per_sec"]),
+            str(row["pytorch_step_images_per_sec"] or "—"),
+            str(row["kgan_over_pytorch"] or "—"),
+            str(row["pipeline_images_per_sec"]),
+            f"{row['pipeline_over_step']}×",
+        )
+    console.print(table)
+    if "fid_features" in figures:
+        console.print(
+            f"FID features ({figures['fid_features']}): {figures['fid_features_images_per_sec']} img/s at 299×299"
+        )
+    console.print(f"peak RSS: {figures['peak_rss_mb']} MB")
+    if "pytorch" in figures:
+        console.print(f"PyTorch reference {figures['pytorch']}")
 
 
 @bench_app.command("fid")

@@ -147,3 +147,50 @@ def bench_fid(
         "val_fid_samples": result.n_generated,
         "val_fid_seconds_cached_real": round(time.perf_counter() - start, 2),
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
+
+
+def bench_all(
+    dataset: PreparedDataset,
+    batch_size: int = 128,
+    steps: int = 8,
+    warmup: int = 3,
+    features: str | None = "random-inception-v3",
+    inception: str | None = None,
+) -> dict[str, Any]:
+    """Both variants' train-step, pipeline and PyTorch-reference figures, FID features, peak RSS."""
+    from kgan import torch_reference
+
+    report: dict[str, Any] = {"batch_size": batch_size, "image_size": 64, "variants": {}}
+    for variant in ("dcgan", "wgangp"):
+        figures = bench_train(dataset, variant, batch_size, steps, warmup)
+        if torch_reference.available():
+            torch_step = torch_reference.bench_step(variant, batch_size, steps, warmup)
+            figures["pytorch_step_images_per_sec"] = round(torch_step, 2)
+            figures["kgan_over_pytorch"] = round(figures["fit_step_images_per_sec"] / torch_step, 3)
+        else:
+            figures["pytorch_step_images_per_sec"] = None
+            figures["kgan_over_pytorch"] = None
+        report["variants"][variant] = figures
+    if not torch_reference.available():
+        report["pytorch"] = "not installed: pip install -e '.[bench]' to measure the PyTorch reference"
+    if features:
+        from kgan.metrics.features import load_extractor
+
+        extractor = load_extractor(features, inception)
+        images = np.random.default_rng(0).uniform(-1, 1, (min(batch_size, 50), 64, 64, 3)).astype(np.float32)
+        extractor(images)
+        start = time.perf_counter()
+        extractor(images)
+        report["fid_features"] = extractor.name
+        report["fid_features_images_per_sec"] = round(len(images) / (time.perf_counter() - start), 2)
+    report["peak_rss_mb"] = peak_rss_mb()
+    return report

@@ -20,7 +20,7 @@ NORMS = ("batch", "instance", "layer", "none")
 OPTIMIZERS = ("adam", "rmsprop")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_MODES = ("auto", "on", "off")
-STRATEGIES = ("auto", "default", "mirrored")
+STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 IMAGE_SIZES = (32, 64, 128)
 
 # Named starting points; flags and config files override them.

@@ -22,4 +22,6 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     if name in ("auto", "mirrored"):
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
-    raise KganError(f"unknown strategy {name!r}: choose auto, default or mirrored")
+    if name == "multiworker":
+        raise KganError("multi-worker runs train through kgan.multiworker.train_multiworker (kgan train does this)")
+    raise KganError(f"unknown strategy {name!r}: choose auto, default, mirrored or multiworker")

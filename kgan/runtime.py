@@ -15,3 +15,10 @@ def configure(deterministic: bool = False) -> None:
     tf.config.optimizer.set_experimental_options({"remapping": False})
     if deterministic:
         tf.config.experimental.enable_op_determinism()
+    else:
+        # Determinism is per run, not per process (tests and notebooks run several); it also
+        # makes Keras refuse XLA. TensorFlow has no public switch back, hence the private one.
+        from tensorflow.python.framework import config as tf_config
+
+        if getattr(tf_config, "is_op_determinism_enabled", lambda: False)():
+            tf_config.disable_op_determinism()

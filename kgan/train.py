@@ -272,11 +272,12 @@ class RunRecorder(keras.callbacks.Callback):
         plan: Plan,
         validator: Callable | None = None,
         listeners: list | tuple = (),
+        writes: bool = True,
     ):
         super().__init__()
         self.run_dir, self.config, self.plan = Path(run_dir), config, plan
-        self.listeners = listeners
-        self.tensorboard = TensorBoardWriter(run_dir)
+        self.listeners, self.writes = listeners, writes  # writes=False: a non-chief worker
+        self.tensorboard = TensorBoardWriter(run_dir) if writes else None
         self.history = runs.read_metrics(run_dir)
         self.noise = fixed_noise(config.seed, config.sample_count, config.z_dim) if config.sample_count else None
         self.validator = validator
@@ -315,7 +316,7 @@ class RunRecorder(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if self.failed:
+        if self.failed or not self.writes:
             return
         step = self._step()
         seconds = time.perf_counter() - self._epoch_start
@@ -351,7 +352,8 @@ class RunRecorder(keras.callbacks.Callback):
             listener.on_record(row, grid, self.best)
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        self.tensorboard.writer.flush()
+        if self.tensorboard:
+            self.tensorboard.writer.flush()
 
     def _track_best(self, epoch: int, step: int, value: float, saved: Path) -> None:
         """Keep the best-by-val-FID checkpoint; stop after `patience` epochs without a better one."""

@@ -48,9 +48,14 @@ def test_every_precision_trains_with_finite_losses(precision, tmp_path, small_da
 
 
 def test_gradient_penalty_trains_under_xla(tmp_path, small_dataset):
+    from kgan import runtime
+
     config = tiny_config(variant="wgangp", jit_compile="on", epochs=1, deterministic=False)
     run_dir = create_run(config, PreparedDataset(small_dataset), tmp_path / "xla")
-    before = build_gan(config).discriminator.get_weights()
+    runtime.configure(deterministic=False)
+    probe = build_gan(config)
+    assert probe.jit_compile is True  # Keras did not fall back to eager-graph mode
+    before = probe.discriminator.get_weights()
     assert train(run_dir).status == "finished"
     row = runs.read_metrics(run_dir)[-1]
     assert np.isfinite(row["penalty"]) and row["penalty"] > 0
@@ -59,3 +64,18 @@ def test_gradient_penalty_trains_under_xla(tmp_path, small_dataset):
     after = build_gan(config)
     checkpoint.restore(checkpoint.latest(run_dir), after)
     assert any(not np.array_equal(a, b) for a, b in zip(before, after.discriminator.get_weights()))
+
+
+def test_bench_all_reports_every_figure(small_dataset):
+    from kgan import torch_reference
+    from kgan.bench import bench_all
+
+    figures = bench_all(PreparedDataset(small_dataset), batch_size=4, steps=1, warmup=1, features=None)
+    assert set(figures["variants"]) == {"dcgan", "wgangp"}
+    for row in figures["variants"].values():
+        assert row["fit_step_images_per_sec"] > 0 and row["pipeline_images_per_sec"] > 0
+        if torch_reference.available():
+            assert row["pytorch_step_images_per_sec"] > 0 and row["kgan_over_pytorch"] > 0
+        else:  # without the bench extra the report says how to get the reference
+            assert row["pytorch_step_images_per_sec"] is None and "pip install" in figures["pytorch"]
+    assert figures["peak_rss_mb"] > 100

@@ -1,0 +1,102 @@
+"""Two worker processes on 127.0.0.1 training one run with MultiWorkerMirroredStrategy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kgan import runs
+
+HERE = Path(__file__).resolve().parent
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def start_workers(tmp_path: Path, data: Path, epochs: int, timeout: float) -> list[subprocess.Popen]:
+    ports = free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    processes = []
+    for index in range(2):
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(HERE.parent),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        }
+        command = [
+            sys.executable,
+            str(HERE / "multiworker_worker.py"),
+            str(tmp_path / "run"),
+            str(data),
+            str(tmp_path / f"weights-{index}.npz"),
+            str(epochs),
+            str(timeout),
+        ]
+        processes.append(
+            subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
+            )
+        )
+    return processes
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def test_two_workers_train_identically_and_only_the_chief_writes(tmp_path, small_dataset):
+    processes = start_workers(tmp_path, small_dataset, epochs=2, timeout=60)
+    try:
+        outputs = [process.communicate(timeout=300) for process in processes]
+    finally:
+        stop(processes)
+    for process, (out, err) in zip(processes, outputs):
+        assert process.returncode == 0, err[-3000:]
+        assert "finished 6" in out, out
+    first, second = np.load(tmp_path / "weights-0.npz"), np.load(tmp_path / "weights-1.npz")
+    assert len(first.files) == len(second.files) > 0
+    for key in first.files:
+        np.testing.assert_array_equal(first[key], second[key])
+    run = tmp_path / "run"
+    assert [row["epoch"] for row in runs.read_metrics(run)] == [1, 2]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-00000003", "step-00000006"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch-0001.png", "epoch-0002.png"]
+    assert runs.read_json(run / "run.json")["status"] == "finished"
+
+
+def test_a_dead_worker_stops_the_other_with_a_clear_error(tmp_path, small_dataset):
+    processes = start_workers(tmp_path, small_dataset, epochs=5000, timeout=10)
+    try:
+        deadline = time.monotonic() + 240
+        while not runs.read_metrics(tmp_path / "run"):
+            assert time.monotonic() < deadline and processes[0].poll() is None, processes[0].stderr.read()[-3000:]
+            time.sleep(0.5)
+        processes[1].send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        out, err = processes[0].communicate(timeout=180)
+        waited = time.monotonic() - killed_at
+    finally:
+        stop(processes)
+    assert processes[0].returncode == 3, err[-3000:]
+    assert "lost contact with another worker" in out, out
+    assert waited < 120
+    assert runs.read_json(tmp_path / "run" / "run.json")["status"] == "failed"
