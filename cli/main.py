@@ -557,21 +557,13 @@ def bench_fid(
 ) -> None:
     """Feature-extraction images/s and the wall time of a validation FID with cached real statistics."""
     import_tensorflow()
-    from rich.table import Table
 
     from kgan.bench import bench_fid as run_bench
     from kgan.data.default import resolve_dataset
 
-    figures = run_bench(resolve_dataset(data), features, inception, samples, batch_size)
-    if as_json:
-        print(json.dumps(figures))
-        return
-    table = Table(title="kgan bench fid")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key, value in figures.items():
-        table.add_row(key, str(value))
-    console.print(table)
+    _print_figures(
+        "kgan bench fid", run_bench(resolve_dataset(data), features, inception, samples, batch_size), as_json
+    )
 
 
 @bench_app.command("train")
@@ -585,16 +577,22 @@ def bench_train(
 ) -> None:
     """Train-step images/s (fit and bare tf.function) and input-pipeline images/s at 64×64."""
     import_tensorflow()
-    from rich.table import Table
 
     from kgan.bench import bench_train as run_bench
     from kgan.data.default import resolve_dataset
 
     figures = run_bench(resolve_dataset(data), variant.value, batch_size, steps, warmup)
+    _print_figures(f"kgan bench train — {variant.value}, 64×64, batch {batch_size}", figures, as_json)
+
+
+def _print_figures(title: str, figures: dict, as_json: bool) -> None:
+    """A two-column table of benchmark figures, or one JSON object."""
+    from rich.table import Table
+
     if as_json:
         print(json.dumps(figures))
         return
-    table = Table(title=f"kgan bench train — {variant.value}, 64×64, batch {batch_size}")
+    table = Table(title=title)
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in figures.items():

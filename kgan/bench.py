@@ -12,7 +12,7 @@ import tensorflow as tf
 from kgan import runtime
 from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
-from kgan.data.pipeline import load_split, training_dataset
+from kgan.data.pipeline import config_dataset, load_split
 
 
 class _StepTimer(keras.callbacks.Callback):
@@ -27,17 +27,7 @@ class _StepTimer(keras.callbacks.Callback):
 
 
 def _pipeline(config: TrainConfig, images: np.ndarray, steps: int) -> tf.data.Dataset:
-    return training_dataset(
-        images,
-        image_size=config.image_size,
-        batch_size=config.batch_size,
-        z_dim=config.z_dim,
-        seed=0,
-        steps_per_epoch=steps,
-        start_step=0,
-        end_step=steps,
-        n_critic=config.n_critic,
-    )
+    return config_dataset(images, config.with_overrides(seed=0), steps, 0, steps)
 
 
 def bench_fit_step(config: TrainConfig, images: np.ndarray, steps: int, warmup: int) -> float:

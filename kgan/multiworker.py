@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 
 from kgan import checkpoint, runs, runtime
-from kgan.data.pipeline import default_steps_per_epoch, load_split, training_dataset
+from kgan.data.pipeline import config_dataset, default_steps_per_epoch, load_split
 from kgan.errors import KganError
 from kgan.train import Plan, RunRecorder, TrainResult, build_gan, run_dataset
 
@@ -100,17 +100,7 @@ def train_multiworker(
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
         pipelines, index = context.num_input_pipelines, context.input_pipeline_id
-        batches = training_dataset(
-            images,
-            image_size=config.image_size,
-            batch_size=config.batch_size,
-            z_dim=config.z_dim,
-            seed=config.seed,
-            steps_per_epoch=steps_per_epoch,
-            start_step=start_step,
-            end_step=plan.total_steps,
-            n_critic=config.n_critic,
-        )
+        batches = config_dataset(images, config, steps_per_epoch, start_step, plan.total_steps)
 
         def my_slice(batch: dict) -> dict:
             return {key: tf.split(value, pipelines)[index] for key, value in batch.items()}

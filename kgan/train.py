@@ -24,7 +24,7 @@ from kgan import checkpoint, distribute, runs, runtime
 from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
 from kgan.data.default import resolve_dataset
-from kgan.data.pipeline import default_steps_per_epoch, load_split, training_dataset
+from kgan.data.pipeline import config_dataset, default_steps_per_epoch, load_split
 from kgan.errors import KganError
 from kgan.files import write_text_atomic
 from kgan.gan import GAN, METRIC_NAMES, make_optimizers
@@ -200,17 +200,7 @@ def train(
     all_callbacks = [recorder, *callbacks]
 
     def dataset_for(first: int, end: int) -> tf.data.Dataset:
-        return training_dataset(
-            images,
-            image_size=config.image_size,
-            batch_size=config.batch_size,
-            z_dim=config.z_dim,
-            seed=config.seed,
-            steps_per_epoch=steps_per_epoch,
-            start_step=first,
-            end_step=end,
-            n_critic=config.n_critic,
-        )
+        return config_dataset(images, config, steps_per_epoch, first, end)
 
     runs.write_status(run_dir, "running", steps_per_epoch=steps_per_epoch)
     try:

@@ -120,3 +120,18 @@ def training_dataset(
 def default_steps_per_epoch(train_count: int, batch_size: int, n_critic: int = 1) -> int:
     """One pass over the training split (drop_remainder), at least one step."""
     return max(1, train_count // (batch_size * n_critic))
+
+
+def config_dataset(images: np.ndarray, config, steps_per_epoch: int, start_step: int, end_step: int) -> tf.data.Dataset:
+    """`training_dataset` with a TrainConfig's image size, batch, z size, seed and critic steps."""
+    return training_dataset(
+        images,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        z_dim=config.z_dim,
+        seed=config.seed,
+        steps_per_epoch=steps_per_epoch,
+        start_step=start_step,
+        end_step=end_step,
+        n_critic=config.n_critic,
+    )
