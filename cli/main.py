@@ -53,7 +53,7 @@ Preset = _choices("Preset", tuple(PRESETS))
 Precision = _choices("Precision", PRECISIONS)
 JitMode = _choices("JitMode", JIT_MODES)
 StrategyName = _choices("StrategyName", STRATEGIES)
-PAPER, DCGAN = Preset("paper"), Variant("dcgan")
+PAPER, DCGAN, FLOAT32 = Preset("paper"), Variant("dcgan"), Precision("float32")
 
 
 def _report_ingest(dataset, report) -> None:
@@ -573,6 +573,7 @@ def bench_train(
     steps: Annotated[int, typer.Option(min=1, help="Timed steps.")] = 8,
     warmup: Annotated[int, typer.Option(min=1, help="Untimed steps first (tracing, allocation).")] = 3,
     data: Annotated[str, typer.Option(help="Prepared dataset for the pipeline figure.")] = "synthetic",
+    precision: Annotated[Precision, typer.Option(help="float32, mixed_float16 or mixed_bfloat16.")] = FLOAT32,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Train-step images/s (fit and bare tf.function) and input-pipeline images/s at 64×64."""
@@ -581,7 +582,7 @@ def bench_train(
     from kgan.bench import bench_train as run_bench
     from kgan.data.default import resolve_dataset
 
-    figures = run_bench(resolve_dataset(data), variant.value, batch_size, steps, warmup)
+    figures = run_bench(resolve_dataset(data), variant.value, batch_size, steps, warmup, precision.value)
     _print_figures(f"kgan bench train — {variant.value}, 64×64, batch {batch_size}", figures, as_json)
 
 

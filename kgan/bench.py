@@ -77,10 +77,15 @@ def bench_pipeline(config: TrainConfig, images: np.ndarray, batches: int = 60) -
 
 
 def bench_train(
-    dataset: PreparedDataset, variant: str = "dcgan", batch_size: int = 128, steps: int = 8, warmup: int = 3
+    dataset: PreparedDataset,
+    variant: str = "dcgan",
+    batch_size: int = 128,
+    steps: int = 8,
+    warmup: int = 3,
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """All three figures for one variant at 64×64 with the paper's architecture."""
-    config = TrainConfig.for_variant(variant).with_overrides(batch_size=batch_size).validate()
+    config = TrainConfig.for_variant(variant).with_overrides(batch_size=batch_size, precision=precision).validate()
     runtime.configure()
     images = load_split(dataset, "train")
     pipeline = bench_pipeline(config, images)
@@ -88,6 +93,7 @@ def bench_train(
     plain_step = bench_plain_step(config, steps, warmup)
     return {
         "variant": variant,
+        "precision": precision,
         "image_size": config.image_size,
         "batch_size": batch_size,
         "fit_step_images_per_sec": round(fit_step, 2),
