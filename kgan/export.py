@@ -24,7 +24,6 @@ from kgan import checkpoint, runs
 from kgan.errors import KganError
 
 DEFAULT_OUT = Path("saved_models/generator")
-SIGNATURES = ("serving_default", "sample", "png")
 
 
 def next_version(out: Path) -> int:
