@@ -61,37 +61,33 @@ def plot_history(rows: list[dict[str, Any]], out_dir: Path) -> dict[Path, int]:
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    epochs = [r["epoch"] for r in rows]
     written: dict[Path, int] = {}
+
+    def save(figure, axes, title: str, name: str) -> None:
+        axes.set_xlabel("epoch")
+        axes.set_title(title)
+        axes.grid(alpha=0.3)
+        axes.legend()
+        figure.tight_layout()
+        figure.savefig(out_dir / name)
+        written[out_dir / name] = len(axes.get_lines())
+        plt.close(figure)
+
+    epochs = [r["epoch"] for r in rows]
     figure, axes = plt.subplots(figsize=(7, 4), dpi=100)
     for key in LOSS_KEYS:
         values = [r.get(key) for r in rows]
         if any(isinstance(v, int | float) and v != 0 for v in values):
             axes.plot(epochs, values, marker="o", markersize=3, label=key)
-    axes.set_xlabel("epoch")
-    axes.set_title("losses and discriminator outputs")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(out_dir / "losses.png")
-    written[out_dir / "losses.png"] = len(axes.get_lines())
-    plt.close(figure)
+    save(figure, axes, "losses and discriminator outputs", "losses.png")
     fids = [(r["epoch"], r["val_fid"]) for r in rows if isinstance(r.get("val_fid"), int | float)]
     if fids:
         figure, axes = plt.subplots(figsize=(7, 4), dpi=100)
         axes.plot(*zip(*fids), marker="o", markersize=3, label="validation FID")
         best_epoch, best_value = min(fids, key=lambda item: item[1])
-        axes.scatter(
-            [best_epoch], [best_value], color="red", zorder=3, label=f"best {best_value:.2f} (epoch {best_epoch})"
-        )
-        axes.set_xlabel("epoch")
-        axes.set_title("validation FID (lower is better)")
-        axes.grid(alpha=0.3)
-        axes.legend()
-        figure.tight_layout()
-        figure.savefig(out_dir / "fid.png")
-        written[out_dir / "fid.png"] = len(axes.get_lines())
-        plt.close(figure)
+        label = f"best {best_value:.2f} (epoch {best_epoch})"
+        axes.scatter([best_epoch], [best_value], color="red", zorder=3, label=label)
+        save(figure, axes, "validation FID (lower is better)", "fid.png")
     return written
 
 
