@@ -107,7 +107,8 @@ class TrainingDisplay(keras.callbacks.Callback):
             return
         seconds = time.perf_counter() - self._epoch_start
         self._speed = self._steps * self.plan.images_per_step / seconds if seconds > 0 else 0.0
-        self.batch_logs = {k: float(v) for k, v in (logs or {}).items() if k in LOSS_KEYS}
+        if logs:  # the multi-worker loop passes losses only every few steps
+            self.batch_logs = {k: float(v) for k, v in logs.items() if k in LOSS_KEYS}
         self.progress.update(self.step_task, advance=1)
         if self.live:
             self.live.update(self.render())

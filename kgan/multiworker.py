@@ -23,7 +23,7 @@ import tensorflow as tf
 from kgan import checkpoint, runs, runtime
 from kgan.data.pipeline import config_dataset, default_steps_per_epoch, load_split
 from kgan.errors import KganError
-from kgan.train import Plan, RunRecorder, TrainResult, build_gan, run_dataset
+from kgan.train import CHECK_EVERY, Plan, RunRecorder, TrainResult, build_gan, run_dataset
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -124,7 +124,11 @@ def train_multiworker(
                 callback.on_epoch_begin(epoch)
             for batch in range(global_step % steps_per_epoch, steps_per_epoch):
                 step()
-                logs = {name: tracker.result() for name, tracker in gan.trackers.items()}
+                # Reading a tracker is a collective across workers: all read at the same steps, not every step.
+                logs = None
+                if (batch + 1) % CHECK_EVERY == 0 or batch == steps_per_epoch - 1:
+                    logs = {name: tracker.result() for name, tracker in gan.trackers.items()}
+                    epoch_logs = logs
                 for callback in everyone:
                     callback.on_train_batch_end(batch, logs)
                 global_step += 1
@@ -133,7 +137,7 @@ def train_multiworker(
             if recorder.failed:
                 break
             for callback in everyone:
-                callback.on_epoch_end(epoch, {k: float(v) for k, v in logs.items()})
+                callback.on_epoch_end(epoch, {k: float(v) for k, v in epoch_logs.items()})
     except tf.errors.OpError as error:
         reason = str(error).strip().splitlines()[0][:200]
         if chief:

@@ -251,6 +251,9 @@ def train(
     return TrainResult(run_dir, "finished", step, config.epochs)
 
 
+CHECK_EVERY = 20  # steps between non-finite checks (each one waits for the device)
+
+
 class RunRecorder(keras.callbacks.Callback):
     """Per epoch: validation FID, metrics line, fixed-noise sample grid, checkpoint, best
     checkpoint and early stopping. Stops at the first NaN/Inf loss."""
@@ -294,6 +297,13 @@ class RunRecorder(keras.callbacks.Callback):
         self._epoch_first_step = self._step()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        # Reading the losses forces a device sync, so only every CHECK_EVERY steps; the running
+        # means stay non-finite once they are, and on_epoch_end checks again before writing.
+        if (batch + 1) % CHECK_EVERY == 0:
+            self._check_finite(logs)
+
+    def _check_finite(self, logs: dict | None) -> bool:
+        """Mark the run failed (and stop it) at the first NaN/Inf in `logs`; True when failed."""
         bad = _non_finite(logs)
         if bad and not self.failed:
             step = self._step()
@@ -304,9 +314,10 @@ class RunRecorder(keras.callbacks.Callback):
                 "try a lower learning rate (--lr-g/--lr-d) or another --seed"
             )
             self.model.stop_training = True
+        return self.failed is not None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if self.failed or not self.writes:
+        if self._check_finite(logs) or not self.writes:
             return
         step = self._step()
         seconds = time.perf_counter() - self._epoch_start
