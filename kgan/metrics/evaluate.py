@@ -66,14 +66,14 @@ def evaluate(
     batch_size: int = 50,
 ) -> FidResult:
     """FID (and KID ± std) of `generator` against `split`, equal counts on both sides."""
+    if samples is not None and samples < 2:
+        raise KganError(f"--samples must be at least 2, got {samples}")
     real, real_stats = real_features(dataset, split, image_size, extractor, batch_size)
     count = len(real) if samples is None else min(samples, len(real))
     if count < 2:
         raise KganError(
             f"the {split} split has {len(real)} images: FID needs at least 2 (prepare with a larger --{split})"
         )
-    if samples is not None and samples < 2:
-        raise KganError(f"--samples must be at least 2, got {samples}")
     if count < len(real):
         real = real[:count]
         real_stats = Statistics.of(real)
