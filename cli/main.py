@@ -498,9 +498,14 @@ def bench_everything(
     warmup: Annotated[int, typer.Option(min=1, help="Untimed steps first.")] = 3,
     features: Annotated[str, typer.Option(help="FID features to time ('none' skips).")] = "random-inception-v3",
     data: Annotated[str, typer.Option(help="Prepared dataset for the pipeline figures.")] = "synthetic",
+    precision: Annotated[
+        Precision, typer.Option(help="float32, mixed_float16 or mixed_bfloat16 (PyTorch autocasts to match).")
+    ] = FLOAT32,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Both variants at 64×64: train step (kgan and the PyTorch reference), pipeline, FID features, peak RSS."""
+    """Both variants at 64×64: train step (kgan and the PyTorch reference), pipeline, FID features, peak RSS.
+
+    Each figure is measured in a fresh process of its own."""
     if context.invoked_subcommand is not None:
         return
     import_tensorflow()
@@ -509,11 +514,18 @@ def bench_everything(
     from kgan.bench import bench_all
     from kgan.data.default import resolve_dataset
 
-    figures = bench_all(resolve_dataset(data), batch_size, steps, warmup, None if features == "none" else features)
+    figures = bench_all(
+        resolve_dataset(data),
+        batch_size,
+        steps,
+        warmup,
+        None if features == "none" else features,
+        precision=precision.value,
+    )
     if as_json:
         print(json.dumps(figures))
         return
-    table = Table(title=f"kgan bench — 64×64, batch {batch_size}")
+    table = Table(title=f"kgan bench — 64×64, batch {batch_size}, {precision.value}")
     for column in (
         "variant",
         "kgan fit img/s",
@@ -522,6 +534,7 @@ def bench_everything(
         "kgan / PyTorch",
         "pipeline img/s",
         "pipeline / step",
+        "peak RSS MB",
     ):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for variant, row in figures["variants"].items():
@@ -533,13 +546,14 @@ def bench_everything(
             str(row["kgan_over_pytorch"] or "—"),
             str(row["pipeline_images_per_sec"]),
             f"{row['pipeline_over_step']}×",
+            str(row["kgan_peak_rss_mb"]),
         )
     console.print(table)
     if "fid_features" in figures:
         console.print(
             f"FID features ({figures['fid_features']}): {figures['fid_features_images_per_sec']} img/s at 299×299"
         )
-    console.print(f"peak RSS: {figures['peak_rss_mb']} MB")
+    console.print(f"peak RSS of training (largest of the two kgan processes): {figures['training_peak_rss_mb']} MB")
     if "pytorch" in figures:
         console.print(f"PyTorch reference {figures['pytorch']}")
 

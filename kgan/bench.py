@@ -13,6 +13,7 @@ from kgan import runtime
 from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import config_dataset, load_split
+from kgan.errors import KganError
 
 
 class _StepTimer(keras.callbacks.Callback):
@@ -154,6 +155,56 @@ def peak_rss_mb() -> float:
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
 
 
+def _in_fresh_process(part: str, **arguments: Any) -> dict[str, Any]:
+    """Run one measurement in its own Python process and return its figures.
+
+    Each part gets a process to itself so that its peak RSS is its own, and so that
+    TensorFlow's and PyTorch's thread pools never compete within one measurement.
+    """
+    import json
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "kgan.bench", part, json.dumps(arguments)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise KganError(f"benchmark part {part!r} failed: {last}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _part(part: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """One measurement, in this process: what `_in_fresh_process` runs."""
+    if part == "train":
+        dataset = PreparedDataset(arguments.pop("dataset"))
+        figures = bench_train(dataset, **arguments)
+    elif part == "pytorch":
+        from kgan import torch_reference
+
+        figures = {"pytorch_step_images_per_sec": round(torch_reference.bench_step(**arguments), 2)}
+    elif part == "features":
+        figures = _feature_rate(**arguments)
+    else:
+        raise ValueError(part)
+    figures["peak_rss_mb"] = peak_rss_mb()
+    return figures
+
+
+def _feature_rate(features: str, inception: str | None, batch_size: int) -> dict[str, Any]:
+    from kgan.metrics.features import load_extractor
+
+    runtime.configure()
+    extractor = load_extractor(features, inception)
+    images = np.random.default_rng(0).uniform(-1, 1, (batch_size, 64, 64, 3)).astype(np.float32)
+    extractor(images)
+    start = time.perf_counter()
+    extractor(images)
+    return {
+        "fid_features": extractor.name,
+        "fid_features_images_per_sec": round(batch_size / (time.perf_counter() - start), 2),
+    }
+
+
 def bench_all(
     dataset: PreparedDataset,
     batch_size: int = 128,
@@ -161,32 +212,48 @@ def bench_all(
     warmup: int = 3,
     features: str | None = "random-inception-v3",
     inception: str | None = None,
+    precision: str = "float32",
 ) -> dict[str, Any]:
-    """Both variants' train-step, pipeline and PyTorch-reference figures, FID features, peak RSS."""
+    """Both variants' train-step, pipeline and PyTorch-reference figures, FID features, peak RSS.
+
+    Every figure comes from its own process (see `_in_fresh_process`); the PyTorch reference
+    runs at the same precision as kgan (autocast for the mixed policies).
+    """
     from kgan import torch_reference
 
-    report: dict[str, Any] = {"batch_size": batch_size, "image_size": 64, "variants": {}}
+    report: dict[str, Any] = {"batch_size": batch_size, "image_size": 64, "precision": precision, "variants": {}}
+    sizes = dict(batch_size=batch_size, steps=steps, warmup=warmup, precision=precision)
     for variant in ("dcgan", "wgangp"):
-        figures = bench_train(dataset, variant, batch_size, steps, warmup)
+        figures = _in_fresh_process("train", dataset=str(dataset.folder), variant=variant, **sizes)
+        figures["kgan_peak_rss_mb"] = figures.pop("peak_rss_mb")
+        figures["pytorch_step_images_per_sec"] = figures["kgan_over_pytorch"] = None
         if torch_reference.available():
-            torch_step = torch_reference.bench_step(variant, batch_size, steps, warmup)
-            figures["pytorch_step_images_per_sec"] = round(torch_step, 2)
+            torch_figures = _in_fresh_process("pytorch", variant=variant, **sizes)
+            torch_step = torch_figures["pytorch_step_images_per_sec"]
+            figures["pytorch_step_images_per_sec"] = torch_step
+            figures["pytorch_peak_rss_mb"] = torch_figures["peak_rss_mb"]
             figures["kgan_over_pytorch"] = round(figures["fit_step_images_per_sec"] / torch_step, 3)
-        else:
-            figures["pytorch_step_images_per_sec"] = None
-            figures["kgan_over_pytorch"] = None
         report["variants"][variant] = figures
     if not torch_reference.available():
         report["pytorch"] = "not installed: pip install -e '.[bench]' to measure the PyTorch reference"
     if features:
-        from kgan.metrics.features import load_extractor
-
-        extractor = load_extractor(features, inception)
-        images = np.random.default_rng(0).uniform(-1, 1, (min(batch_size, 50), 64, 64, 3)).astype(np.float32)
-        extractor(images)
-        start = time.perf_counter()
-        extractor(images)
-        report["fid_features"] = extractor.name
-        report["fid_features_images_per_sec"] = round(len(images) / (time.perf_counter() - start), 2)
-    report["peak_rss_mb"] = peak_rss_mb()
+        extraction = _in_fresh_process(
+            "features", features=features, inception=inception, batch_size=min(batch_size, 50)
+        )
+        extraction["fid_features_peak_rss_mb"] = extraction.pop("peak_rss_mb")
+        report.update(extraction)
+    report["training_peak_rss_mb"] = max(row["kgan_peak_rss_mb"] for row in report["variants"].values())
     return report
+
+
+def _main(argv: list[str]) -> None:
+    import json
+
+    part, arguments = argv
+    print(json.dumps(_part(part, json.loads(arguments))))
+
+
+if __name__ == "__main__":
+    import sys
+
+    _main(sys.argv[1:])

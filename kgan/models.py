@@ -15,6 +15,7 @@ import keras
 from keras import layers
 
 from kgan.config import TrainConfig
+from kgan.norms import FusedBatchNormalization
 
 CONV_INIT = keras.initializers.RandomNormal(0.0, 0.02)
 GAMMA_INIT = keras.initializers.RandomNormal(1.0, 0.02)
@@ -35,7 +36,7 @@ def _synchronized() -> bool:
 def _norm(kind: str, name: str) -> layers.Layer:
     if kind == "batch":
         # PyTorch's BatchNorm defaults (momentum 0.1 there is 0.9 here), DCGAN γ init.
-        return layers.BatchNormalization(
+        return FusedBatchNormalization(
             momentum=0.9, epsilon=1e-5, gamma_initializer=GAMMA_INIT, synchronized=_synchronized(), name=name
         )
     if kind == "instance":

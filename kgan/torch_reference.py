@@ -61,45 +61,70 @@ def _models(variant: str, z_dim: int = 100, width: int = 64):
     return generator, discriminator
 
 
-def bench_step(variant: str, batch_size: int = 128, steps: int = 8, warmup: int = 3, z_dim: int = 100) -> float:
-    """Images/s of the PyTorch reference train step at 64×64 on this machine's CPU threads."""
+def _autocast(torch, device: str, precision: str):
+    """kgan's --precision as PyTorch autocast: the same arithmetic on both sides of a ratio."""
+    import contextlib
+
+    if precision == "float32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "mixed_bfloat16" else torch.float16
+    return torch.autocast(device, dtype=dtype)
+
+
+def bench_step(
+    variant: str,
+    batch_size: int = 128,
+    steps: int = 8,
+    warmup: int = 3,
+    z_dim: int = 100,
+    precision: str = "float32",
+) -> float:
+    """Images/s of the PyTorch reference train step at 64×64 (the GPU when PyTorch sees one)."""
     import torch
     import torch.nn.functional as F
 
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.set_num_threads(os.cpu_count() or 1)
     torch.manual_seed(0)
-    generator, discriminator = _models(variant, z_dim)
+    generator, discriminator = (model.to(device) for model in _models(variant, z_dim))
     if variant == "dcgan":
         g_opt = torch.optim.Adam(generator.parameters(), 2e-4, betas=(0.5, 0.999))
         d_opt = torch.optim.Adam(discriminator.parameters(), 2e-4, betas=(0.5, 0.999))
     else:
         g_opt = torch.optim.RMSprop(generator.parameters(), 2e-4)
         d_opt = torch.optim.RMSprop(discriminator.parameters(), 2e-4)
-    real = torch.rand(batch_size, 3, 64, 64) * 2 - 1
-    ones, zeros = torch.ones(batch_size, 1), torch.zeros(batch_size, 1)
+    # float16 needs loss scaling, as kgan's LossScaleOptimizer does; bfloat16 and float32 do not.
+    scaler = torch.amp.GradScaler(device, enabled=precision == "mixed_float16")
+    real = torch.rand(batch_size, 3, 64, 64, device=device) * 2 - 1
+    ones, zeros = torch.ones(batch_size, 1, device=device), torch.zeros(batch_size, 1, device=device)
 
     def step() -> None:
-        fake = generator(torch.randn(batch_size, z_dim, 1, 1))
-        d_opt.zero_grad()
-        real_score, fake_score = discriminator(real), discriminator(fake.detach())
-        if variant == "dcgan":
-            d_loss = 0.5 * (
-                F.binary_cross_entropy_with_logits(real_score, ones)
-                + F.binary_cross_entropy_with_logits(fake_score, zeros)
-            )
-        else:
-            alpha = torch.rand(batch_size, 1, 1, 1)
-            mixed = (alpha * real + (1 - alpha) * fake.detach()).requires_grad_(True)
-            (grads,) = torch.autograd.grad(discriminator(mixed).sum(), mixed, create_graph=True)
-            penalty = ((grads.flatten(1).norm(dim=1) - 1) ** 2).mean()
-            d_loss = fake_score.mean() - real_score.mean() + 10.0 * penalty
-        d_loss.backward()
-        d_opt.step()
+        with _autocast(torch, device, precision):
+            fake = generator(torch.randn(batch_size, z_dim, 1, 1, device=device))
+            d_opt.zero_grad()
+            real_score, fake_score = discriminator(real), discriminator(fake.detach())
+            if variant == "dcgan":
+                d_loss = 0.5 * (
+                    F.binary_cross_entropy_with_logits(real_score.float(), ones)
+                    + F.binary_cross_entropy_with_logits(fake_score.float(), zeros)
+                )
+            else:
+                alpha = torch.rand(batch_size, 1, 1, 1, device=device)
+                mixed = (alpha * real + (1 - alpha) * fake.detach().float()).requires_grad_(True)
+                (grads,) = torch.autograd.grad(discriminator(mixed).float().sum(), mixed, create_graph=True)
+                penalty = ((grads.flatten(1).norm(dim=1) - 1) ** 2).mean()
+                d_loss = fake_score.float().mean() - real_score.float().mean() + 10.0 * penalty
+        scaler.scale(d_loss).backward()
+        scaler.step(d_opt)
         g_opt.zero_grad()
-        score = discriminator(fake)
-        g_loss = F.binary_cross_entropy_with_logits(score, ones) if variant == "dcgan" else -score.mean()
-        g_loss.backward()
-        g_opt.step()
+        with _autocast(torch, device, precision):
+            score = discriminator(fake).float()
+            g_loss = F.binary_cross_entropy_with_logits(score, ones) if variant == "dcgan" else -score.mean()
+        scaler.scale(g_loss).backward()
+        scaler.step(g_opt)
+        scaler.update()
+        if device == "cuda":
+            torch.cuda.synchronize()
 
     for _ in range(warmup):
         step()
