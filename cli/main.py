@@ -267,7 +267,7 @@ def train(
             from kgan.multiworker import train_multiworker
 
             timeout = float(os.environ.get("KGAN_WORKER_TIMEOUT", "60"))
-            result = train_multiworker(target, epochs=epochs, callbacks=[display], timeout=timeout)
+            result = train_multiworker(target, epochs=epochs, callbacks=[display], timeout=timeout, warn=warn)
         else:
             result = train_run(target, epochs=epochs, callbacks=[display], warn=warn)
     finally:

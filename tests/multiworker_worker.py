@@ -1,7 +1,11 @@
 """Run as a script, once per worker (TF_CONFIG set by the test): train a run as one worker
 of a MultiWorkerMirroredStrategy cluster, then save this worker's final weights.
 
-    python multiworker_worker.py RUN_DIR DATA_DIR OUT.npz EPOCHS TIMEOUT
+    python multiworker_worker.py RUN_DIR DATA_DIR OUT.npz EPOCHS TIMEOUT [SCORES]
+
+SCORES ("5,4,6"): the chief's validation scores, one per epoch, with patience 2 (the
+scripted stand-in for validation FID). Exit code: 0 finished or stopped early, 130
+interrupted, 3 failed.
 """
 
 import os
@@ -19,6 +23,7 @@ from kgan.multiworker import cluster_role, train_multiworker, wait_for_run
 from kgan.train import create_run
 
 run_dir, data_dir, out, epochs, timeout = sys.argv[1:6]
+scores = [float(value) for value in sys.argv[6].split(",")] if len(sys.argv) > 6 else None
 
 
 class SaveWeights(keras.callbacks.Callback):
@@ -28,11 +33,22 @@ class SaveWeights(keras.callbacks.Callback):
 
 
 _, index, chief = cluster_role()
-if chief:
-    config = tiny_config(epochs=int(epochs), batch_size=8, strategy="multiworker", deterministic=False)
+if chief and not os.path.exists(os.path.join(run_dir, "config.json")):
+    fid = dict(fid_every=1, patience=2) if scores else {}
+    config = tiny_config(epochs=int(epochs), batch_size=8, strategy="multiworker", deterministic=False, **fid)
     create_run(config, PreparedDataset(data_dir), run_dir)
 else:
     wait_for_run(run_dir, timeout=120)
-result = train_multiworker(run_dir, callbacks=[SaveWeights()], timeout=float(timeout))
+validator = None
+if scores and chief:
+    scripted = iter(scores)
+
+    def validator(generator):
+        return next(scripted)
+
+
+result = train_multiworker(
+    run_dir, epochs=int(epochs), callbacks=[SaveWeights()], timeout=float(timeout), validator=validator
+)
 print(f"worker {index} {result.status} {result.step} {result.message}", flush=True)
-sys.exit(0 if result.status == "finished" else 3)
+sys.exit({"finished": 0, "stopped_early": 0, "interrupted": 130}.get(result.status, 3))

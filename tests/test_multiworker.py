@@ -28,7 +28,9 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def start_workers(tmp_path: Path, data: Path, epochs: int, timeout: float) -> list[subprocess.Popen]:
+def start_workers(
+    tmp_path: Path, data: Path, epochs: int, timeout: float, scores: str | None = None
+) -> list[subprocess.Popen]:
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     processes = []
@@ -47,6 +49,7 @@ def start_workers(tmp_path: Path, data: Path, epochs: int, timeout: float) -> li
             str(tmp_path / f"weights-{index}.npz"),
             str(epochs),
             str(timeout),
+            *([scores] if scores else []),
         ]
         processes.append(
             subprocess.Popen(
@@ -86,10 +89,7 @@ def test_two_workers_train_identically_and_only_the_chief_writes(tmp_path, small
 def test_a_dead_worker_stops_the_other_with_a_clear_error(tmp_path, small_dataset):
     processes = start_workers(tmp_path, small_dataset, epochs=5000, timeout=10)
     try:
-        deadline = time.monotonic() + 240
-        while not runs.read_metrics(tmp_path / "run"):
-            assert time.monotonic() < deadline and processes[0].poll() is None, processes[0].stderr.read()[-3000:]
-            time.sleep(0.5)
+        wait_for_first_epoch(tmp_path / "run", processes)
         processes[1].send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         out, err = processes[0].communicate(timeout=180)
@@ -100,3 +100,59 @@ def test_a_dead_worker_stops_the_other_with_a_clear_error(tmp_path, small_datase
     assert "lost contact with another worker" in out, out
     assert waited < 120
     assert runs.read_json(tmp_path / "run" / "run.json")["status"] == "failed"
+
+
+def wait_for_first_epoch(run: Path, processes: list[subprocess.Popen]) -> None:
+    deadline = time.monotonic() + 240
+    while not runs.read_metrics(run):
+        assert time.monotonic() < deadline and processes[0].poll() is None, processes[0].stderr.read()[-3000:]
+        time.sleep(0.5)
+
+
+def test_ctrl_c_on_one_worker_stops_every_worker_at_the_same_step_and_resumes(tmp_path, small_dataset):
+    run = tmp_path / "run"
+    processes = start_workers(tmp_path, small_dataset, epochs=5000, timeout=60)
+    try:
+        wait_for_first_epoch(run, processes)
+        processes[1].send_signal(signal.SIGINT)  # the non-chief: the chief must still save the checkpoint
+        outputs = [process.communicate(timeout=120) for process in processes]
+    finally:
+        stop(processes)
+    steps = []
+    for process, (out, err) in zip(processes, outputs):
+        assert process.returncode == 130, err[-3000:]
+        assert "interrupted" in out, out
+        steps.append(int(out.split("interrupted ")[1].split()[0]))
+    assert steps[0] == steps[1] > 0
+    assert (run / "checkpoints" / f"step-{steps[0]:08d}").is_dir()
+    assert runs.read_json(run / "run.json")["status"] == "interrupted"
+    # Every worker restarted on the run finishes it from the saved step.
+    epochs = steps[0] // 3 + 2
+    processes = start_workers(tmp_path, small_dataset, epochs=epochs, timeout=60)
+    try:
+        outputs = [process.communicate(timeout=300) for process in processes]
+    finally:
+        stop(processes)
+    for process, (out, err) in zip(processes, outputs):
+        assert process.returncode == 0, err[-3000:]
+        assert f"finished {epochs * 3}" in out, out
+    assert runs.read_json(run / "run.json")["status"] == "finished"
+
+
+def test_early_stopping_on_the_chief_stops_every_worker(tmp_path, small_dataset):
+    # Validation scores 5, 4, 6, 7 with patience 2: the best is epoch 2, the stop comes after epoch 4.
+    processes = start_workers(tmp_path, small_dataset, epochs=8, timeout=60, scores="5,4,6,7,8,9,9,9")
+    try:
+        outputs = [process.communicate(timeout=300) for process in processes]
+    finally:
+        stop(processes)
+    for process, (out, err) in zip(processes, outputs):
+        assert process.returncode == 0, err[-3000:]
+        assert "stopped_early 12 stopped early at epoch 4" in out, out
+    run = tmp_path / "run"
+    assert [row["val_fid"] for row in runs.read_metrics(run)] == [5, 4, 6, 7]
+    assert runs.read_json(run / "checkpoints" / "best.json")["epoch"] == 2
+    assert runs.read_json(run / "run.json")["status"] == "stopped_early"
+    first, second = np.load(tmp_path / "weights-0.npz"), np.load(tmp_path / "weights-1.npz")
+    for key in first.files:
+        np.testing.assert_array_equal(first[key], second[key])
