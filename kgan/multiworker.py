@@ -78,11 +78,13 @@ class LostContact(Exception):
 
 
 class _InterruptFlag:
-    """While active, Ctrl-C (SIGINT) sets a flag instead of raising in the middle of a step."""
+    """While active, Ctrl-C (SIGINT) sets a flag instead of raising in the middle of a step;
+    a second Ctrl-C raises KeyboardInterrupt at once, for a user who cannot wait."""
 
-    def __init__(self):
+    def __init__(self, notify: Callable[[str], None] | None = None):
         self.raised = False
         self._previous = None
+        self._notify = notify
 
     def __enter__(self) -> _InterruptFlag:
         if threading.current_thread() is threading.main_thread():
@@ -90,7 +92,14 @@ class _InterruptFlag:
         return self
 
     def _handle(self, signum, frame) -> None:
+        if self.raised:
+            raise KeyboardInterrupt
         self.raised = True
+        if self._notify:
+            self._notify(
+                f"Ctrl-C: every worker stops at the next check (within {CHECK_EVERY} steps, or after the "
+                "epoch's validation FID) and the chief saves a checkpoint; Ctrl-C again quits at once"
+            )
 
     def __exit__(self, *exc) -> None:
         if self._previous is not None:
@@ -171,7 +180,7 @@ def train_multiworker(
     run_dir = Path(run_dir)
     with contextlib.ExitStack() as stack:
         heartbeat = stack.enter_context(_Heartbeat(run_dir)) if chief else None
-        ctrl_c = stack.enter_context(_InterruptFlag())
+        ctrl_c = stack.enter_context(_InterruptFlag(warn))
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
         strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
         config = runs.load_config(run_dir)

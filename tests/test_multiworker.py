@@ -156,3 +156,21 @@ def test_early_stopping_on_the_chief_stops_every_worker(tmp_path, small_dataset)
     first, second = np.load(tmp_path / "weights-0.npz"), np.load(tmp_path / "weights-1.npz")
     for key in first.files:
         np.testing.assert_array_equal(first[key], second[key])
+
+
+def test_ctrl_c_flag_then_a_second_ctrl_c_quits_at_once():
+    import pytest
+
+    from kgan.multiworker import _InterruptFlag
+
+    said = []
+    before = signal.getsignal(signal.SIGINT)
+    with _InterruptFlag(said.append) as flag:
+        assert signal.getsignal(signal.SIGINT) != before
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # the handler runs between bytecodes of the main thread
+        assert flag.raised and len(said) == 1 and "next check" in said[0]
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)
+    assert signal.getsignal(signal.SIGINT) == before
