@@ -514,14 +514,17 @@ def bench_everything(
     from kgan.bench import bench_all
     from kgan.data.default import resolve_dataset
 
-    figures = bench_all(
-        resolve_dataset(data),
-        batch_size,
-        steps,
-        warmup,
-        None if features == "none" else features,
-        precision=precision.value,
-    )
+    dataset = resolve_dataset(data)
+    with CountProgress("measuring, each part in a fresh process", interactive()) as progress:
+        figures = bench_all(
+            dataset,
+            batch_size,
+            steps,
+            warmup,
+            None if features == "none" else features,
+            precision=precision.value,
+            progress=progress,
+        )
     if as_json:
         print(json.dumps(figures))
         return

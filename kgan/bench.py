@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -213,22 +214,37 @@ def bench_all(
     features: str | None = "random-inception-v3",
     inception: str | None = None,
     precision: str = "float32",
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Both variants' train-step, pipeline and PyTorch-reference figures, FID features, peak RSS.
 
     Every figure comes from its own process (see `_in_fresh_process`); the PyTorch reference
-    runs at the same precision as kgan (autocast for the mixed policies).
+    runs at the same precision as kgan (autocast for the mixed policies). `progress` hears
+    (parts measured, parts in all) after each part.
     """
     from kgan import torch_reference
+
+    total = 2 * (1 + torch_reference.available()) + bool(features)
+    done = 0
+    if progress:
+        progress(done, total)
+
+    def measure(part: str, **arguments: Any) -> dict[str, Any]:
+        nonlocal done
+        figures = _in_fresh_process(part, **arguments)
+        done += 1
+        if progress:
+            progress(done, total)
+        return figures
 
     report: dict[str, Any] = {"batch_size": batch_size, "image_size": 64, "precision": precision, "variants": {}}
     sizes = dict(batch_size=batch_size, steps=steps, warmup=warmup, precision=precision)
     for variant in ("dcgan", "wgangp"):
-        figures = _in_fresh_process("train", dataset=str(dataset.folder), variant=variant, **sizes)
+        figures = measure("train", dataset=str(dataset.folder), variant=variant, **sizes)
         figures["kgan_peak_rss_mb"] = figures.pop("peak_rss_mb")
         figures["pytorch_step_images_per_sec"] = figures["kgan_over_pytorch"] = None
         if torch_reference.available():
-            torch_figures = _in_fresh_process("pytorch", variant=variant, **sizes)
+            torch_figures = measure("pytorch", variant=variant, **sizes)
             torch_step = torch_figures["pytorch_step_images_per_sec"]
             figures["pytorch_step_images_per_sec"] = torch_step
             figures["pytorch_peak_rss_mb"] = torch_figures["peak_rss_mb"]
@@ -237,9 +253,7 @@ def bench_all(
     if not torch_reference.available():
         report["pytorch"] = "not installed: pip install -e '.[bench]' to measure the PyTorch reference"
     if features:
-        extraction = _in_fresh_process(
-            "features", features=features, inception=inception, batch_size=min(batch_size, 50)
-        )
+        extraction = measure("features", features=features, inception=inception, batch_size=min(batch_size, 50))
         extraction["fid_features_peak_rss_mb"] = extraction.pop("peak_rss_mb")
         report.update(extraction)
     report["training_peak_rss_mb"] = max(row["kgan_peak_rss_mb"] for row in report["variants"].values())

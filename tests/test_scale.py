@@ -70,7 +70,17 @@ def test_bench_all_reports_every_figure(small_dataset):
     from kgan import torch_reference
     from kgan.bench import bench_all
 
-    figures = bench_all(PreparedDataset(small_dataset), batch_size=4, steps=1, warmup=1, features=None)
+    heard = []
+    figures = bench_all(
+        PreparedDataset(small_dataset),
+        batch_size=4,
+        steps=1,
+        warmup=1,
+        features=None,
+        progress=lambda *a: heard.append(a),
+    )
+    parts = 2 * (1 + torch_reference.available())
+    assert heard == [(done, parts) for done in range(parts + 1)]
     assert set(figures["variants"]) == {"dcgan", "wgangp"}
     for row in figures["variants"].values():
         assert row["fit_step_images_per_sec"] > 0 and row["pipeline_images_per_sec"] > 0
