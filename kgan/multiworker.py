@@ -234,6 +234,8 @@ def train_multiworker(
             global_step = int(gan.g_optimizer.iterations.numpy())
         except (tf.errors.OpError, LostContact) as error:
             reason = str(error).strip().splitlines()[0][:200]
+            with contextlib.suppress(Exception):  # the step reached, if the model got that far
+                global_step = int(gan.g_optimizer.iterations.numpy())
             if chief:
                 runs.write_status(run_dir, "failed", step=global_step, reason=f"lost a worker: {reason}")
             return TrainResult(
@@ -241,7 +243,7 @@ def train_multiworker(
                 "failed",
                 global_step,
                 global_step // steps_per_epoch,
-                f"lost contact with another worker ({reason}); the last checkpoint "
+                f"lost contact with another worker at step {global_step} ({reason}); the last checkpoint "
                 "is kept: restart every worker with --resume",
             )
     for callback in everyone:
