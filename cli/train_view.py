@@ -26,6 +26,8 @@ from cli.ui import console, warn
 LOSS_KEYS = ("d_loss", "g_loss", "penalty", "d_real", "d_fake")
 LABELS = {"d_loss": "D loss", "g_loss": "G loss", "penalty": "penalty", "d_real": "D(x)", "d_fake": "D(G(z))"}
 BARS = "▁▂▃▄▅▆▇█"
+GRID_WIDTH = 48  # characters (and pixels) across the sample grid at most: two pixel rows per line
+MIN_LEFT_WIDTH = 56  # the losses table with its sparklines
 
 
 def format_logs(logs: dict | None) -> str:
@@ -153,7 +155,7 @@ class TrainingDisplay(keras.callbacks.Callback):
             )
         return table
 
-    def fid_panel(self) -> Panel:
+    def fid_panel(self, lines_available: int = 8) -> Panel:
         fids = [(r["epoch"], r["val_fid"]) for r in self.history if isinstance(r.get("val_fid"), int | float)]
         if not fids:
             every = getattr(self.config, "fid_every", 0)
@@ -163,7 +165,8 @@ class TrainingDisplay(keras.callbacks.Callback):
             )
         lines = Text()
         lines.append(sparkline([v for _, v in fids]) + "\n")
-        for epoch, value in fids[-6:]:
+        shown = max(1, min(6, lines_available - 2))  # the sparkline and the patience line come first
+        for epoch, value in fids[-shown:]:
             mark = " ★ best" if self.best and self.best.get("epoch") == epoch else ""
             lines.append(f"epoch {epoch:>4}  {value:9.3f}{mark}\n")
         patience = getattr(self.config, "patience", 0)
@@ -183,12 +186,21 @@ class TrainingDisplay(keras.callbacks.Callback):
         warnings = Text(
             "\n".join(f"⚠ {w}" for w in self.warnings) or "no warnings", style="yellow" if self.warnings else "dim"
         )
+        # Fit the terminal: the grid shrinks with the height and goes when the losses need the width.
+        width, height = self.console.size
+        warning_lines = min(len(self.warnings) or 1, 2 if height < 30 else 4)
         left = Layout(name="left")
         left.split_column(
-            Layout(Panel(self.losses_table(), title="losses"), size=9),
-            Layout(self.fid_panel(), name="fid"),
-            Layout(Panel(warnings, title="warnings"), size=6),
+            Layout(Panel(self.losses_table(), title="losses"), size=len(LOSS_KEYS) + 3),
+            Layout(self.fid_panel(height - 3 - (len(LOSS_KEYS) + 3) - (warning_lines + 2) - 2), name="fid"),
+            Layout(Panel(warnings, title="warnings"), size=warning_lines + 2),
         )
-        grid = half_blocks(self.grid, width=48) if self.grid is not None else Text("samples after the first epoch")
-        layout["body"].split_row(left, Layout(Panel(grid, title="fixed-noise samples"), size=52))
+        grid_width = min(GRID_WIDTH, 2 * (height - 5), width - 4 - MIN_LEFT_WIDTH) // 2 * 2
+        if grid_width < 24:  # narrower, an 8×8 grid of faces is a blur
+            layout["body"].update(left)
+            return layout
+        grid = Text("samples after the first epoch")
+        if self.grid is not None:
+            grid = half_blocks(self.grid, width=grid_width)
+        layout["body"].split_row(left, Layout(Panel(grid, title="fixed-noise samples"), size=grid_width + 4))
         return layout

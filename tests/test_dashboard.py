@@ -44,6 +44,23 @@ def test_live_dashboard_shows_every_panel_with_the_runs_values(tmp_path, small_d
     assert "rgb(" in recording.export_html() or "color:" in recording.export_html()
 
 
+def test_dashboard_fits_small_and_large_terminals(tmp_path, small_dataset):
+    display = TrainingDisplay(live=False, run_name="fit")
+    trained(tmp_path, small_dataset, display)
+    display.live_mode = True
+    for width, height, rows in ((80, 24, 0), (100, 30, 20), (150, 42, 24), (200, 20, 15)):
+        display.console = Console(record=True, width=width, height=height, force_terminal=True)
+        display.console.print(display.render())
+        lines = display.console.export_text().splitlines()
+        text = "\n".join(lines)
+        assert len(lines) <= height, (width, height)
+        for title in ("losses", "D(G(z))", "validation FID", "7.000 ★ best", "patience left", "warnings"):
+            assert title in text, (width, height, title)
+        # The grid shrinks to fit, whole (two pixel rows per line), and goes when the losses need the width.
+        assert ("fixed-noise samples" in text) == (rows > 0), (width, height)
+        assert len([line for line in lines if "▀" in line]) == rows, (width, height)
+
+
 def test_sparkline_and_half_blocks():
     assert sparkline([1, 2, 3, 4]) == "▁▃▆█" and sparkline([]) == "" and sparkline([5, 5]) == "▁▁"
     image = np.zeros((4, 4, 3), np.uint8)
