@@ -178,6 +178,18 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(workdir, small_dataset):
     assert '"status": "finished"' in (run / "run.json").read_text()
 
 
+def test_bench_fid_prints_extraction_and_fid_time(workdir, small_dataset):
+    result = kgan(
+        "bench", "fid", "--samples", "6", "--batch-size", "3", "--data", str(small_dataset), "--json", cwd=workdir
+    )
+    assert result.returncode == 0, result.stderr
+    import json
+
+    figures = json.loads(result.stdout)
+    assert figures["extraction_images_per_sec"] > 0 and figures["val_fid_samples"] == 6
+    assert figures["val_fid_seconds_cached_real"] > 0 and "random-inception-v3" in figures["features"]
+
+
 def test_bench_prints_figures(workdir, small_dataset):
     result = kgan(
         "bench",
