@@ -66,19 +66,28 @@ def stop(processes: list[subprocess.Popen]) -> None:
             process.wait(timeout=30)
 
 
-def test_two_workers_train_identically_and_only_the_chief_writes(tmp_path, small_dataset):
-    processes = start_workers(tmp_path, small_dataset, epochs=2, timeout=60)
+def finish(processes: list[subprocess.Popen], code: int, says: str, timeout: float = 300) -> list[str]:
+    """Wait for every worker; each must exit with `code` and print `says`. Their outputs."""
     try:
-        outputs = [process.communicate(timeout=300) for process in processes]
+        outputs = [process.communicate(timeout=timeout) for process in processes]
     finally:
         stop(processes)
     for process, (out, err) in zip(processes, outputs):
-        assert process.returncode == 0, err[-3000:]
-        assert "finished 6" in out, out
+        assert process.returncode == code, err[-3000:]
+        assert says in out, out
+    return [out for out, _ in outputs]
+
+
+def assert_same_weights(tmp_path: Path) -> None:
     first, second = np.load(tmp_path / "weights-0.npz"), np.load(tmp_path / "weights-1.npz")
     assert len(first.files) == len(second.files) > 0
     for key in first.files:
         np.testing.assert_array_equal(first[key], second[key])
+
+
+def test_two_workers_train_identically_and_only_the_chief_writes(tmp_path, small_dataset):
+    finish(start_workers(tmp_path, small_dataset, epochs=2, timeout=60), 0, "finished 6")
+    assert_same_weights(tmp_path)
     run = tmp_path / "run"
     assert [row["epoch"] for row in runs.read_metrics(run)] == [1, 2]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-00000003", "step-00000006"]
@@ -115,47 +124,29 @@ def test_ctrl_c_on_one_worker_stops_every_worker_at_the_same_step_and_resumes(tm
     try:
         wait_for_first_epoch(run, processes)
         processes[1].send_signal(signal.SIGINT)  # the non-chief: the chief must still save the checkpoint
-        outputs = [process.communicate(timeout=120) for process in processes]
-    finally:
+    except BaseException:
         stop(processes)
-    steps = []
-    for process, (out, err) in zip(processes, outputs):
-        assert process.returncode == 130, err[-3000:]
-        assert "interrupted" in out, out
-        steps.append(int(out.split("interrupted ")[1].split()[0]))
+        raise
+    outputs = finish(processes, 130, "interrupted", timeout=120)
+    steps = [int(out.split("interrupted ")[1].split()[0]) for out in outputs]
     assert steps[0] == steps[1] > 0
     assert (run / "checkpoints" / f"step-{steps[0]:08d}").is_dir()
     assert runs.read_json(run / "run.json")["status"] == "interrupted"
     # Every worker restarted on the run finishes it from the saved step.
     epochs = steps[0] // 3 + 2
-    processes = start_workers(tmp_path, small_dataset, epochs=epochs, timeout=60)
-    try:
-        outputs = [process.communicate(timeout=300) for process in processes]
-    finally:
-        stop(processes)
-    for process, (out, err) in zip(processes, outputs):
-        assert process.returncode == 0, err[-3000:]
-        assert f"finished {epochs * 3}" in out, out
+    finish(start_workers(tmp_path, small_dataset, epochs=epochs, timeout=60), 0, f"finished {epochs * 3}")
     assert runs.read_json(run / "run.json")["status"] == "finished"
 
 
 def test_early_stopping_on_the_chief_stops_every_worker(tmp_path, small_dataset):
     # Validation scores 5, 4, 6, 7 with patience 2: the best is epoch 2, the stop comes after epoch 4.
     processes = start_workers(tmp_path, small_dataset, epochs=8, timeout=60, scores="5,4,6,7,8,9,9,9")
-    try:
-        outputs = [process.communicate(timeout=300) for process in processes]
-    finally:
-        stop(processes)
-    for process, (out, err) in zip(processes, outputs):
-        assert process.returncode == 0, err[-3000:]
-        assert "stopped_early 12 stopped early at epoch 4" in out, out
+    finish(processes, 0, "stopped_early 12 stopped early at epoch 4")
     run = tmp_path / "run"
     assert [row["val_fid"] for row in runs.read_metrics(run)] == [5, 4, 6, 7]
     assert runs.read_json(run / "checkpoints" / "best.json")["epoch"] == 2
     assert runs.read_json(run / "run.json")["status"] == "stopped_early"
-    first, second = np.load(tmp_path / "weights-0.npz"), np.load(tmp_path / "weights-1.npz")
-    for key in first.files:
-        np.testing.assert_array_equal(first[key], second[key])
+    assert_same_weights(tmp_path)
 
 
 def test_ctrl_c_flag_then_a_second_ctrl_c_quits_at_once():
