@@ -22,16 +22,15 @@ from rich.text import Text
 
 from cli.terminal_image import half_blocks
 from cli.ui import console, warn
+from kgan.training.step_metrics import LABELS, METRIC_NAMES
 
-LOSS_KEYS = ("d_loss", "g_loss", "penalty", "d_real", "d_fake")
-LABELS = {"d_loss": "D loss", "g_loss": "G loss", "penalty": "penalty", "d_real": "D(x)", "d_fake": "D(G(z))"}
 BARS = "▁▂▃▄▅▆▇█"
 GRID_WIDTH = 48  # characters (and pixels) across the sample grid at most: two pixel rows per line
 MIN_LEFT_WIDTH = 56  # the losses table with its sparklines
 
 
 def format_logs(logs: dict | None) -> str:
-    return " ".join(f"{key}={float(logs[key]):.4f}" for key in LOSS_KEYS if logs and key in logs)
+    return " ".join(f"{key}={float(logs[key]):.4f}" for key in METRIC_NAMES if logs and key in logs)
 
 
 def sparkline(values: list[float], width: int = 24) -> str:
@@ -110,7 +109,7 @@ class TrainingDisplay(keras.callbacks.Callback):
         seconds = time.perf_counter() - self._epoch_start
         self._speed = self._steps * self.plan.images_per_step / seconds if seconds > 0 else 0.0
         if logs:  # the multi-worker loop passes losses only every few steps
-            self.batch_logs = {k: float(v) for k, v in logs.items() if k in LOSS_KEYS}
+            self.batch_logs = {k: float(v) for k, v in logs.items() if k in METRIC_NAMES}
         self.progress.update(self.step_task, advance=1)
         if self.live:
             self.live.update(self.render())
@@ -145,7 +144,7 @@ class TrainingDisplay(keras.callbacks.Callback):
         for column in ("", "now", "last epoch", "history"):
             table.add_column(column, justify="left" if column in ("", "history") else "right")
         last = self.history[-1] if self.history else {}
-        for key in LOSS_KEYS:
+        for key in METRIC_NAMES:
             now = self.batch_logs.get(key)
             table.add_row(
                 LABELS[key],
@@ -191,8 +190,8 @@ class TrainingDisplay(keras.callbacks.Callback):
         warning_lines = min(len(self.warnings) or 1, 2 if height < 30 else 4)
         left = Layout(name="left")
         left.split_column(
-            Layout(Panel(self.losses_table(), title="losses"), size=len(LOSS_KEYS) + 3),
-            Layout(self.fid_panel(height - 3 - (len(LOSS_KEYS) + 3) - (warning_lines + 2) - 2), name="fid"),
+            Layout(Panel(self.losses_table(), title="losses"), size=len(METRIC_NAMES) + 3),
+            Layout(self.fid_panel(height - 3 - (len(METRIC_NAMES) + 3) - (warning_lines + 2) - 2), name="fid"),
             Layout(Panel(warnings, title="warnings"), size=warning_lines + 2),
         )
         grid_width = min(GRID_WIDTH, 2 * (height - 5), width - 4 - MIN_LEFT_WIDTH) // 2 * 2

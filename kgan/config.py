@@ -1,6 +1,11 @@
-"""Hyperparameters of a run: one flat dataclass with the paper's defaults.
+"""Hyperparameters of a run: one flat dataclass, each value declared once.
 
-Precedence when building a config: variant defaults < config file < explicit overrides.
+Every field carries its help text, its allowed values or bounds, and its default; the
+variants' defaults that differ from the baseline's live in `VARIANT_DEFAULTS`. The CLI
+builds `kgan train`'s options from these declarations, `validate` checks them, and
+`to_toml` writes exactly what `--config` reads back.
+
+Precedence (`resolve`): variant defaults < preset < config file < explicit values.
 """
 
 from __future__ import annotations
@@ -10,9 +15,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from kgan.errors import KganError
+from kgan.files import write_text_atomic
 
 VARIANTS = ("dcgan", "wgangp")
 LOSSES = ("bce", "wasserstein")
@@ -23,8 +32,16 @@ JIT_MODES = ("auto", "on", "off")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 IMAGE_SIZES = (32, 64, 128)
 
-# Named starting points; flags and config files override them.
-PRESETS: dict[str, dict] = {
+# What each variant changes from the baseline defaults below.
+VARIANT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dcgan": {},
+    # Table 2: RMSProp 2e-4, InstanceNorm critic, penalty λ = 10 (WGAN-GP),
+    # read as a proper WGAN-GP: linear critic with the Wasserstein loss.
+    "wgangp": {"d_norm": "instance", "loss": "wasserstein", "gp_weight": 10.0, "optimizer": "rmsprop"},
+}
+
+# Named starting points; config files and flags override them.
+PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # A small model that learns the synthetic avatars on 2 CPU cores in a few minutes.
     # Validation FID is off: 2000 Inception passes per epoch would dominate a CPU demo.
@@ -32,102 +49,103 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def param(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple | None = None,
+    min: float | None = None,
+    above: float | None = None,
+    below: float | None = None,
+) -> Any:
+    """A hyperparameter: its default, its help, and what values it allows
+    (`choices`, or bounds: `min` ≤ value, `above` < value, value < `below`)."""
+    bounds = {"choices": choices, "min": min, "above": above, "below": below}
+    return dataclasses.field(default=default, metadata={"help": help, **bounds})
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Everything that decides what a run computes. Defaults: the paper's baseline (Table 1)."""
 
-    variant: str = "dcgan"
+    variant: str = param("dcgan", "dcgan (Table 1) or wgangp (Table 2).", choices=VARIANTS)
     # Data
-    data: str = "synthetic"
-    image_size: int = 64
+    data: str = param("synthetic", "Prepared dataset folder, or 'synthetic' (the embedded avatars).")
+    image_size: int = param(64, "Model resolution: 32, 64 (paper) or 128.", choices=IMAGE_SIZES)
     # Architecture (pytorch/examples DCGAN layout: ngf = ndf = 64)
-    z_dim: int = 100
-    g_width: int = 64
-    d_width: int = 64
-    d_norm: str = "batch"
+    z_dim: int = param(100, "Noise size (paper: 100, Gaussian).", min=1)
+    g_width: int = param(64, "Generator base width (ngf).", min=1)
+    d_width: int = param(64, "Discriminator base width (ndf).", min=1)
+    d_norm: str = param("batch", "Discriminator normalisation.", choices=NORMS)
     # Objective. loss="bce" keeps the paper's sigmoid D; "wasserstein" uses a linear critic.
-    loss: str = "bce"
-    gp_weight: float = 0.0  # λ of the gradient penalty; 0 disables it
-    n_critic: int = 1  # D updates per G update, each on a fresh real batch
+    loss: str = param("bce", "bce (sigmoid D) or wasserstein (linear critic).", choices=LOSSES)
+    gp_weight: float = param(0.0, "Gradient penalty λ (0: off).", min=0)
+    n_critic: int = param(1, "D steps per G step, each on a fresh real batch.", min=1)
     # Optimisation
-    optimizer: str = "adam"
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    batch_size: int = 128
-    epochs: int = 80
-    steps_per_epoch: int = 0  # 0: one pass over the training split
-    ema: float = 0.0  # decay of the generator's moving average; 0 disables it
+    optimizer: str = param("adam", "adam or rmsprop.", choices=OPTIMIZERS)
+    lr_g: float = param(2e-4, "Generator learning rate.", above=0)
+    lr_d: float = param(2e-4, "Discriminator learning rate.", above=0)
+    beta1: float = param(0.5, "Adam β1.", min=0, below=1)
+    beta2: float = param(0.999, "Adam β2.", min=0, below=1)
+    batch_size: int = param(128, "Batch size (paper: 128).", min=1)
+    epochs: int = param(80, "Epochs to train (paper: at most 80).", min=1)
+    steps_per_epoch: int = param(0, "Steps per epoch (0: one pass over the training split).", min=0)
+    ema: float = param(0.0, "Generator EMA decay, e.g. 0.999 (0: off).", min=0, below=1)
     # Validation FID (the paper selects by val FID after every epoch)
-    fid_every: int = 1  # epochs between validation FIDs; 0 disables them
-    fid_samples: int = 2000  # generated images (and real ones) per validation FID
-    patience: int = 10  # stop after this many epochs without a better val FID; 0 never stops
-    features: str = "inception"  # "inception", "random-inception-v3" or a model path
-    inception: str = ""  # a local copy of the FID Inception (else $KGAN_INCEPTION, else TF Hub)
+    fid_every: int = param(1, "Validation FID every N epochs (0: off).", min=0)
+    fid_samples: int = param(2000, "Images per validation FID (paper: 2000).", min=2)
+    patience: int = param(10, "Early stop after N epochs without a better val FID (0: never).", min=0)
+    features: str = param("inception", "FID features: inception, random-inception-v3, or a model path.")
+    inception: str = param("", "Local copy of the FID Inception module (else $KGAN_INCEPTION, else TF Hub).")
     # Hardware: numeric precision, XLA, and how to spread over devices
-    precision: str = "float32"
-    jit_compile: str = "auto"  # "auto" lets Keras decide (off on CPU and under distribution)
-    strategy: str = "auto"  # "auto": MirroredStrategy when more than one GPU is visible
+    precision: str = param("float32", "float32, mixed_float16 or mixed_bfloat16.", choices=PRECISIONS)
+    jit_compile: str = param("auto", "XLA: on, off, or auto (Keras decides: off on CPU).", choices=JIT_MODES)
+    strategy: str = param(
+        "auto",
+        "auto (mirrored over >1 GPU), default (one device), mirrored, multiworker (TF_CONFIG).",
+        choices=STRATEGIES,
+    )
     # Reproducibility and bookkeeping
-    seed: int = 0
-    deterministic: bool = False
-    sample_count: int = 64  # images in the fixed-noise grid written every epoch
-    keep_checkpoints: int = 2
+    seed: int = param(0, "Seed of weights, data order and noise.", min=0)
+    deterministic: bool = param(False, "Deterministic ops (bitwise-reproducible on CPU).")
+    sample_count: int = param(64, "Images in the fixed-noise grid written every epoch (0: none).", min=0)
+    keep_checkpoints: int = param(2, "Newest checkpoints kept (the best is always kept).", min=0)
 
     @classmethod
     def for_variant(cls, variant: str) -> TrainConfig:
         """The paper's defaults for one variant."""
-        if variant == "dcgan":
-            return cls(variant="dcgan")
-        if variant == "wgangp":
-            # Table 2: RMSProp 2e-4, InstanceNorm critic, penalty λ = 10 (WGAN-GP),
-            # read as a proper WGAN-GP: linear critic with the Wasserstein loss.
-            return cls(
-                variant="wgangp",
-                d_norm="instance",
-                loss="wasserstein",
-                gp_weight=10.0,
-                optimizer="rmsprop",
-            )
-        raise KganError(f"unknown variant {variant!r}: choose one of {', '.join(VARIANTS)}")
+        if variant not in VARIANT_DEFAULTS:
+            raise KganError(f"unknown variant {variant!r}: choose one of {', '.join(VARIANTS)}")
+        return cls(variant=variant, **VARIANT_DEFAULTS[variant])
+
+    @classmethod
+    def resolve(
+        cls,
+        variant: str | None = None,
+        preset: str = "paper",
+        file_values: dict[str, Any] | None = None,
+        flags: dict[str, Any] | None = None,
+    ) -> TrainConfig:
+        """The config of a new run: variant defaults < preset < config file < flags (None: not given)."""
+        file_values = file_values or {}
+        flags = {name: value for name, value in (flags or {}).items() if value is not None}
+        if preset not in PRESETS:
+            raise KganError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+        chosen = flags.get("variant") or variant or file_values.get("variant", "dcgan")
+        config = cls.for_variant(chosen).with_overrides(**PRESETS[preset])
+        return config.with_overrides(**file_values).with_overrides(**flags).validate()
 
     def validate(self) -> TrainConfig:
         """Raise KganError naming the first bad value; return self for chaining."""
-
-        def check(ok: bool, message: str) -> None:
-            if not ok:
-                raise KganError(message)
-
-        check(self.variant in VARIANTS, f"variant must be one of {VARIANTS}, got {self.variant!r}")
-        check(self.loss in LOSSES, f"loss must be one of {LOSSES}, got {self.loss!r}")
-        check(self.d_norm in NORMS, f"d_norm must be one of {NORMS}, got {self.d_norm!r}")
-        check(
-            self.optimizer in OPTIMIZERS,
-            f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}",
-        )
-        check(
-            self.image_size in IMAGE_SIZES,
-            f"image_size must be one of {IMAGE_SIZES}, got {self.image_size}",
-        )
-        for name in ("z_dim", "g_width", "d_width", "batch_size", "epochs", "n_critic"):
-            check(getattr(self, name) >= 1, f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("steps_per_epoch", "sample_count", "keep_checkpoints", "seed", "fid_every", "patience"):
-            check(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("lr_g", "lr_d"):
-            check(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
-        check(self.gp_weight >= 0, f"gp_weight must be >= 0, got {self.gp_weight}")
-        check(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        check(self.jit_compile in JIT_MODES, f"jit_compile must be one of {JIT_MODES}, got {self.jit_compile!r}")
-        check(self.strategy in STRATEGIES, f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        check(self.fid_samples >= 2, f"fid_samples must be at least 2, got {self.fid_samples}")
-        check(0.0 <= self.ema < 1.0, f"ema decay must be in [0, 1), got {self.ema}")
-        check(0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0, "beta1 and beta2 must be in [0, 1)")
-        check(
-            not (self.loss == "wasserstein" and self.d_norm == "batch" and self.gp_weight > 0),
-            "the gradient penalty is taken per sample, which BatchNorm in the critic breaks: "
-            "use --d-norm instance (or layer/none)",
-        )
+        for field in dataclasses.fields(self):
+            problem = _out_of_bounds(field, getattr(self, field.name))
+            if problem:
+                raise KganError(f"{field.name} {problem}")
+        if self.loss == "wasserstein" and self.d_norm == "batch" and self.gp_weight > 0:
+            raise KganError(
+                "the gradient penalty is taken per sample, which BatchNorm in the critic breaks: "
+                "use --d-norm instance (or layer/none)"
+            )
         return self
 
     def with_overrides(self, **overrides: Any) -> TrainConfig:
@@ -142,9 +160,11 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def save(self, path: Path) -> None:
-        from kgan.files import write_text_atomic
+    def to_toml(self) -> str:
+        """Every value as TOML, in declaration order: a file `--config` accepts as it is."""
+        return "".join(f"{name} = {_toml_value(value)}\n" for name, value in self.to_dict().items())
 
+    def save(self, path: Path) -> None:
         write_text_atomic(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
@@ -156,6 +176,40 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         base = cls.for_variant(values.get("variant", "dcgan"))
         return base.with_overrides(**values)
+
+
+def fields() -> tuple[dataclasses.Field, ...]:
+    """The hyperparameters in declaration order, each with its help and bounds in `metadata`."""
+    return dataclasses.fields(TrainConfig)
+
+
+def variant_defaults(name: str) -> dict[str, Any]:
+    """The default of hyperparameter `name` for each variant."""
+    return {variant: getattr(TrainConfig.for_variant(variant), name) for variant in VARIANTS}
+
+
+def _out_of_bounds(field: dataclasses.Field, value: Any) -> str | None:
+    """What is wrong with `value` for `field`, or None."""
+    meta = field.metadata
+    if meta.get("choices") is not None and value not in meta["choices"]:
+        return f"must be one of {', '.join(map(str, meta['choices']))}, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if meta.get("min") is not None and value < meta["min"]:
+        return f"must be at least {meta['min']}, got {value}"
+    if meta.get("above") is not None and value <= meta["above"]:
+        return f"must be above {meta['above']}, got {value}"
+    if meta.get("below") is not None and value >= meta["below"]:
+        return f"must be below {meta['below']}, got {value}"
+    return None
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)  # a TOML basic string
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

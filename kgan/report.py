@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kgan import checkpoint, runs
+from kgan import runs
 from kgan.files import write_text_atomic
-
-LOSS_KEYS = ("d_loss", "g_loss", "penalty", "d_real", "d_fake")
+from kgan.training import checkpoint
+from kgan.training.step_metrics import METRIC_NAMES
 
 
 def run_summary(run_dir: Path) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def plot_history(rows: list[dict[str, Any]], out_dir: Path) -> dict[Path, int]:
 
     epochs = [r["epoch"] for r in rows]
     figure, axes = plt.subplots(figsize=(7, 4), dpi=100)
-    for key in LOSS_KEYS:
+    for key in METRIC_NAMES:
         values = [r.get(key) for r in rows]
         if any(isinstance(v, int | float) and v != 0 for v in values):
             axes.plot(epochs, values, marker="o", markersize=3, label=key)
@@ -119,7 +119,7 @@ def write_report(run_dir: Path) -> Path:
             else "—",
         ),
         ("test FID", f"{summary['test_fid']:.3f}" if summary["test_fid"] is not None else "—"),
-        *((f"last {key}", f"{last[key]:.4f}") for key in LOSS_KEYS if isinstance(last.get(key), int | float)),
+        *((f"last {key}", f"{last[key]:.4f}") for key in METRIC_NAMES if isinstance(last.get(key), int | float)),
     ]
     grids = sorted((run_dir / "samples").glob("epoch-*.png"))
     figures = "".join(

@@ -6,7 +6,7 @@ runs/<timestamp>-<variant>/
     run.json         status (running / finished / interrupted / failed / stopped) and notes
     metrics.jsonl    one JSON object per epoch
     samples/         fixed-noise grid per epoch
-    checkpoints/     see checkpoint.py
+    checkpoints/     see training/checkpoint.py
 runs/latest          path of the most recently started run
 """
 
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from kgan.config import TrainConfig
+from kgan.data.dataset import PreparedDataset
+from kgan.data.default import resolve_dataset
 from kgan.errors import KganError
 from kgan.files import write_text_atomic
 
@@ -67,6 +69,38 @@ def resolve_run(run_dir: Path | None) -> Path:
 
 def load_config(run_dir: Path) -> TrainConfig:
     return TrainConfig.load(Path(run_dir) / "config.json")
+
+
+def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | None = None) -> Path:
+    """Make a run directory holding the config and the dataset reference."""
+    config.validate()
+    run_dir = Path(run_dir) if run_dir else new_run_dir(config.variant)
+    if (run_dir / "config.json").exists():
+        raise KganError(f"{run_dir} already holds a run: pass --resume to continue it, or another --run-dir")
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise KganError(f"--run-dir {run_dir} is not empty: choose a new folder")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / "config.json")
+    write_text_atomic(run_dir / "dataset.json", json.dumps(dataset.describe(), indent=2) + "\n")
+    write_status(run_dir, "created", created=time.time())
+    mark_latest(run_dir)
+    return run_dir
+
+
+def run_dataset(run_dir: Path) -> PreparedDataset:
+    """The run's dataset, checked to be the very split the run started with."""
+    return dataset_of(read_json(Path(run_dir) / "dataset.json") or {})
+
+
+def dataset_of(info: dict[str, Any]) -> PreparedDataset:
+    """The prepared dataset a `dataset.json` record names, refused if its split changed."""
+    dataset = resolve_dataset(info.get("path", "synthetic"))
+    if info.get("split_id") and info["split_id"] != dataset.split_id:
+        raise KganError(
+            f"the dataset at {dataset.folder} changed since this run started (split {dataset.split_id}, "
+            f"run used {info['split_id']}): restore it or start a new run"
+        )
+    return dataset
 
 
 def read_json(path: Path, default: Any = None) -> Any:

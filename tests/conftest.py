@@ -1,4 +1,6 @@
-"""Shared fixtures: small real datasets on disk and a tiny model config."""
+"""Shared fixtures: isolated caches and run folders, the float32 policy, a small real dataset.
+
+Plain helpers live in helpers.py."""
 
 from __future__ import annotations
 
@@ -9,8 +11,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from pathlib import Path
 
 import pytest
-
-from kgan.config import TrainConfig
 
 
 @pytest.fixture(autouse=True)
@@ -38,24 +38,3 @@ def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("data") / "synthetic-200"
     write_synthetic(out, 200, seed=7)
     return out
-
-
-def tiny_config(**overrides) -> TrainConfig:
-    """A model small enough to train in seconds on CPU through the real code paths."""
-    values = dict(
-        data="synthetic",
-        image_size=32,
-        z_dim=8,
-        g_width=4,
-        d_width=4,
-        batch_size=8,
-        epochs=2,
-        steps_per_epoch=3,
-        sample_count=4,
-        seed=3,
-        deterministic=True,
-        fid_every=0,
-    )
-    variant = overrides.pop("variant", "dcgan")
-    values.update(overrides)
-    return TrainConfig.for_variant(variant).with_overrides(**values).validate()

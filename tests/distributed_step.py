@@ -16,10 +16,10 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from conftest import tiny_config  # noqa: E402
+from helpers import tiny_config  # noqa: E402
 
-from kgan import distribute  # noqa: E402
-from kgan.train import build_gan  # noqa: E402
+from kgan.training import distribute  # noqa: E402
+from kgan.training.session import build_gan  # noqa: E402
 
 mirrored_strategy = distribute.make_strategy("mirrored")
 assert mirrored_strategy.num_replicas_in_sync == 2

@@ -3,6 +3,8 @@ of a MultiWorkerMirroredStrategy cluster, then save this worker's final weights.
 
     python multiworker_worker.py RUN_DIR DATA_DIR OUT.npz EPOCHS TIMEOUT [SCORES]
 
+The chief creates RUN_DIR if it holds no run; the other workers take the run from the
+chief (RUN_DIR may be a folder of their own, or the chief's on a shared filesystem).
 SCORES ("5,4,6"): the chief's validation scores, one per epoch, with patience 2 (the
 scripted stand-in for validation FID). Exit code: 0 finished or stopped early, 130
 interrupted, 3 failed.
@@ -16,11 +18,12 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import keras
 import numpy as np
-from conftest import tiny_config
+from helpers import tiny_config
 
 from kgan.data.dataset import PreparedDataset
-from kgan.multiworker import cluster_role, train_multiworker, wait_for_run
-from kgan.train import create_run
+from kgan.runs import create_run
+from kgan.training.cluster import cluster_role
+from kgan.training.multiworker import train_multiworker
 
 run_dir, data_dir, out, epochs, timeout = sys.argv[1:6]
 scores = [float(value) for value in sys.argv[6].split(",")] if len(sys.argv) > 6 else None
@@ -37,11 +40,10 @@ if chief and not os.path.exists(os.path.join(run_dir, "config.json")):
     fid = dict(fid_every=1, patience=2) if scores else {}
     config = tiny_config(epochs=int(epochs), batch_size=8, strategy="multiworker", deterministic=False, **fid)
     create_run(config, PreparedDataset(data_dir), run_dir)
-else:
-    wait_for_run(run_dir, timeout=120)
 validator = None
-if scores and chief:
-    scripted = iter(scores)
+if scores:
+    # Every worker scores each epoch (as validation FID does); the chief's score decides.
+    scripted = iter(scores if chief else [0.0] * len(scores))
 
     def validator(generator):
         return next(scripted)

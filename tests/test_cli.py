@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import socket
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_one_line_error, closed_url, kgan, python_env
 from PIL import Image
 
-
-def kgan(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "CI": "true", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("kgan: error:") and "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-
+from kgan.config import TrainConfig, fields
 
 TINY = ["--batch-size", "8", "--image-size", "32", "--g-width", "4", "--d-width", "4", "--fid-every", "0"]
 
@@ -94,9 +74,7 @@ def test_data_errors_are_one_line(workdir):
     (empty / "readme.txt").write_text("no images here")
     assert_one_line_error(kgan("data", "prepare", str(empty), "--out", "out", cwd=workdir), "no usable image")
     assert_one_line_error(kgan("data", "prepare", "missing", "--out", "out", cwd=workdir), "does not exist")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/faces.zip"
+    closed = closed_url("/faces.zip")
     offline = kgan(
         "data",
         "fetch",
@@ -127,10 +105,6 @@ def test_resume_refuses_config_changes(workdir, small_dataset):
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(workdir, small_dataset):
-    import signal
-    import time
-
-    env = {**os.environ, "CI": "true"}
     command = [
         sys.executable,
         "-m",
@@ -149,7 +123,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(workdir, small_dataset):
     process = subprocess.Popen(
         command,
         cwd=workdir,
-        env=env,
+        env=python_env(CI="true"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -178,6 +152,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(workdir, small_dataset):
     assert '"status": "finished"' in (run / "run.json").read_text()
 
 
+@pytest.mark.slow
 def test_bench_fid_prints_extraction_and_fid_time(workdir, small_dataset):
     result = kgan(
         "bench", "fid", "--samples", "6", "--batch-size", "3", "--data", str(small_dataset), "--json", cwd=workdir
@@ -190,6 +165,7 @@ def test_bench_fid_prints_extraction_and_fid_time(workdir, small_dataset):
     assert figures["val_fid_seconds_cached_real"] > 0 and "random-inception-v3" in figures["features"]
 
 
+@pytest.mark.slow
 def test_bench_prints_figures(workdir, small_dataset):
     result = kgan(
         "bench",
@@ -265,3 +241,25 @@ def test_runs_report_and_show(workdir, small_dataset):
     assert (workdir / "runs/first/report/index.html").is_file()
     shown = kgan("sample", "--n", "4", "--show", "--out", "grid.png", cwd=workdir)
     assert shown.returncode == 0 and "▀" in shown.stdout
+
+
+def test_every_hyperparameter_is_a_train_option_with_its_effective_default(workdir):
+    shown = kgan("train", "--help", cwd=workdir, env={"COLUMNS": "300"})
+    assert shown.returncode == 0, shown.stderr
+    for field in fields():
+        flag = f"│ --{field.name.replace('_', '-')} "  # an option row of the table, not an example
+        line = next((line for line in shown.stdout.splitlines() if line.startswith(flag)), "")
+        assert field.metadata["help"].split(" (")[0] in line and "[default: " in line, (field.name, line)
+    assert "[default: 128]" in shown.stdout and "[default: dcgan: batch · wgangp: instance]" in shown.stdout
+    assert "Examples:" in shown.stdout
+
+
+def test_dry_run_prints_the_resolved_config_that_config_reads_back(workdir):
+    printed = kgan("train", "--variant", "wgangp", "--preset", "quick", "--lr-d", "1e-4", "--dry-run", cwd=workdir)
+    assert printed.returncode == 0, printed.stderr
+    (workdir / "run.toml").write_text(printed.stdout)
+    expected = TrainConfig.resolve("wgangp", "quick", flags={"lr_d": 1e-4})
+    assert TrainConfig.load(workdir / "run.toml") == expected
+    again = kgan("train", "--config", "run.toml", "--dry-run", cwd=workdir)
+    assert again.stdout == printed.stdout
+    assert sorted(p.name for p in workdir.iterdir()) == ["run.toml"]  # nothing trained, nothing drawn

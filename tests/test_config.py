@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from kgan.config import PRESETS, TrainConfig, read_config_file
+from kgan.config import PRESETS, TrainConfig, fields, read_config_file, tomllib
 from kgan.errors import KganError
 
 
@@ -52,6 +52,24 @@ def test_toml_and_json_files(tmp_path):
         read_config_file(tmp_path / "list.json")
 
 
-def test_presets_are_valid():
-    for name, values in PRESETS.items():
-        assert TrainConfig().with_overrides(**values).validate(), name
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_presets_apply_their_values(preset):
+    for variant in ("dcgan", "wgangp"):
+        config = TrainConfig.resolve(variant, preset)
+        assert config.variant == variant
+        for name, value in PRESETS[preset].items():
+            assert getattr(config, name) == value, (preset, name)
+
+
+def test_precedence_variant_preset_file_flags():
+    config = TrainConfig.resolve(
+        preset="quick", file_values={"variant": "wgangp", "epochs": 3, "lr_d": 1e-3}, flags={"epochs": 5, "seed": None}
+    )
+    assert (config.variant, config.optimizer) == ("wgangp", "rmsprop")  # variant from the file, its defaults
+    assert config.image_size == 32 and config.lr_d == 1e-3 and config.epochs == 5 and config.seed == 0
+
+
+def test_toml_round_trip_is_exact():
+    config = TrainConfig.resolve("wgangp", "quick", flags={"lr_g": 1e-5, "inception": 'a "quoted" path', "ema": 0.999})
+    assert TrainConfig.from_dict(tomllib.loads(config.to_toml())) == config
+    assert list(tomllib.loads(config.to_toml())) == [field.name for field in fields()]

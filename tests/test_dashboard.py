@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from conftest import tiny_config
+from helpers import tiny_config
 from PIL import Image
 from rich.console import Console
 
@@ -16,7 +16,8 @@ from cli.train_view import TrainingDisplay, sparkline
 from kgan import runs
 from kgan.data.dataset import PreparedDataset
 from kgan.report import list_runs, plot_history, write_report
-from kgan.train import create_run, train
+from kgan.runs import create_run
+from kgan.training.session import train
 
 
 def trained(tmp_path, small_dataset, display=None, variant="dcgan", scores=(9.0, 7.0, 8.0)):

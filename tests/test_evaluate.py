@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config
+from helpers import closed_url, tiny_config
 
-from kgan import checkpoint, runs
+from kgan import runs
 from kgan.data.dataset import PreparedDataset
 from kgan.errors import KganError
 from kgan.metrics import fid
 from kgan.metrics.evaluate import evaluate, evaluate_run, generated_features
 from kgan.metrics.features import load_extractor
 from kgan.metrics.reference import cache_locations, real_features
-from kgan.models import build_generator
-from kgan.train import create_run, train
+from kgan.runs import create_run
+from kgan.training import checkpoint
+from kgan.training.models import build_generator
+from kgan.training.session import train
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +63,7 @@ def test_local_inception_copy_is_used_through_tf_hub(fake_inception, small_datas
 
 
 def test_offline_inception_is_one_clear_error(monkeypatch, tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/inception.tar.gz"
+    closed = closed_url("/inception.tar.gz")
     with pytest.raises(KganError, match="--inception PATH") as error:
         load_extractor(None, closed)
     assert "\n" not in str(error.value)
@@ -147,6 +146,7 @@ def test_real_validation_fid_in_training_and_kgan_fid(feature_model, small_datas
     assert description.startswith("last") and last.n_generated == 10
 
 
+@pytest.mark.slow
 def test_trained_generator_beats_untrained_with_random_inception(tmp_path):
     from kgan.data.synthetic import write_synthetic
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -12,19 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_config
+from helpers import assert_one_line_error, closed_url, kgan, python_env, tiny_config
 from PIL import Image
 
-from kgan import checkpoint, samplers
 from kgan.data.dataset import PreparedDataset
 from kgan.errors import KganError
-from kgan.export import export_run, next_version
-from kgan.rest_server import PredictServer
+from kgan.runs import create_run
 from kgan.sampling import fixed_noise, generate
-from kgan.serving_client import generate_remote, predict
-from kgan.train import create_run, train
-
-ROOT = Path(__file__).resolve().parents[1]
+from kgan.serving import sources as samplers
+from kgan.serving.client import generate_remote, predict
+from kgan.serving.export import export_run, next_version
+from kgan.serving.server import PredictServer
+from kgan.training import checkpoint
+from kgan.training.session import train
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +49,9 @@ def exported(trained_run, tmp_path_factory):
 
 
 def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=python_env(), timeout=300
+    )
 
 
 def test_export_layout_versions_and_atomicity(trained_run, exported, tmp_path):
@@ -101,7 +101,7 @@ def test_saved_model_cli_show_and_run(exported):
     _, path = exported
     cli = Path(sys.executable).with_name("saved_model_cli")
     command = [str(cli)] if cli.exists() else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = python_env()
     show = subprocess.run(
         [*command, "show", "--dir", str(path), "--all"], capture_output=True, text=True, env=env, timeout=300
     )
@@ -153,9 +153,7 @@ def test_rest_server_speaks_tf_serving_formats(server):
 
 
 def test_client_errors_are_one_line(server, tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    closed = closed_url()
     with pytest.raises(KganError, match="cannot reach TF Serving"):
         predict(closed, "generator", {"z": [[0.0] * 8]}, retries=1, backoff=0.01)
     with pytest.raises(KganError, match="HTTP 404"):
@@ -219,29 +217,28 @@ def test_sources_refuse_bad_inputs(tmp_path, small_dataset):
 
 
 def test_kgan_sample_from_server_matches_local(server, trained_run, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CI": "true"}
-
-    def kgan(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "cli.main", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-            cwd=tmp_path,
-        )
-
-    remote = kgan("sample", "--server", server.url, "--n", "6", "--seed", "3", "--out", "remote.png")
+    remote = kgan("sample", "--server", server.url, "--n", "6", "--seed", "3", "--out", "remote.png", cwd=tmp_path)
     assert remote.returncode == 0, remote.stderr
     local = kgan(
-        "sample", "--run-dir", str(trained_run), "--n", "6", "--seed", "3", "--out", "local.png", "--individual", "each"
+        "sample",
+        "--run-dir",
+        str(trained_run),
+        "--n",
+        "6",
+        "--seed",
+        "3",
+        "--out",
+        "local.png",
+        "--individual",
+        "each",
+        cwd=tmp_path,
     )
     assert local.returncode == 0, local.stderr
     assert np.array_equal(
         np.asarray(Image.open(tmp_path / "remote.png")), np.asarray(Image.open(tmp_path / "local.png"))
     )
     assert len(list((tmp_path / "each").glob("sample-*.png"))) == 6
-    walk = kgan("sample", "--run-dir", str(trained_run), "--interpolate", "5", "--out", "walk.gif")
+    walk = kgan("sample", "--run-dir", str(trained_run), "--interpolate", "5", "--out", "walk.gif", cwd=tmp_path)
     assert walk.returncode == 0, walk.stderr
     gif = Image.open(tmp_path / "walk.gif")
     assert gif.n_frames == 8  # there and back
@@ -252,7 +249,4 @@ def test_kgan_sample_from_server_matches_local(server, trained_run, tmp_path):
         (("--run-dir", str(trained_run), "--out", "/proc/nope/x.png"), "cannot write"),
         (("--run-dir", str(trained_run), "--server", server.url), "only one"),
     ]:
-        failed = kgan("sample", *args)
-        assert failed.returncode == 2, failed.stderr
-        lines = failed.stderr.strip().splitlines()
-        assert len(lines) == 1 and words in lines[0], failed.stderr
+        assert_one_line_error(kgan("sample", *args, cwd=tmp_path), words)

@@ -4,11 +4,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config
+from helpers import tiny_config
 
 from kgan.config import TrainConfig
-from kgan.gan import GAN, make_optimizers
-from kgan.models import build_discriminator, build_generator
+from kgan.training.gan import DCGAN, GAN, WGANGP, gan_class, make_optimizers
+from kgan.training.models import build_discriminator, build_generator
 
 
 def linear_critic(size: int, weights: np.ndarray) -> keras.Model:
@@ -23,7 +23,7 @@ def linear_critic(size: int, weights: np.ndarray) -> keras.Model:
 
 def make_gan(discriminator, loss, gp_weight=10.0):
     config = tiny_config()
-    return GAN(build_generator(config), discriminator, loss=loss, gp_weight=gp_weight)
+    return gan_class(loss)(build_generator(config), discriminator, gp_weight=gp_weight)
 
 
 def test_gradient_penalty_uses_the_norm_of_the_whole_image():
@@ -63,9 +63,16 @@ def test_losses_match_their_equations():
     bce_d = 0.5 * (np.mean(-np.log(sig([2.0, -1.0]))) + np.mean(-np.log(1 - sig([0.5, -3.0]))))
     assert float(gan.discriminator_loss(real_logits, fake_logits)) == pytest.approx(bce_d, rel=1e-6)
     assert float(gan.generator_loss(fake_logits)) == pytest.approx(np.mean(-np.log(sig([0.5, -3.0]))), rel=1e-6)
-    gan.loss_kind = "wasserstein"
+    gan = make_gan(gan.discriminator, "wasserstein", gp_weight=0)
     assert float(gan.discriminator_loss(real_logits, fake_logits)) == pytest.approx(-1.25 - 0.5)
     assert float(gan.generator_loss(fake_logits)) == pytest.approx(1.25)
+
+
+def test_the_loss_picks_the_model():
+    assert type(GAN.from_config_values(tiny_config(variant="dcgan"))) is DCGAN
+    assert type(GAN.from_config_values(tiny_config(variant="wgangp"))) is WGANGP
+    literal = GAN.from_config_values(tiny_config(variant="wgangp", loss="bce"))  # Table 2 read literally
+    assert type(literal) is DCGAN and literal.gp_weight == 10.0
 
 
 @pytest.mark.parametrize("variant", ["dcgan", "wgangp"])

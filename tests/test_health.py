@@ -1,4 +1,4 @@
-from kgan.health import discriminator_winning, fid_getting_worse, generator_loss_exploding, warnings_for
+from kgan.training.health import discriminator_winning, fid_getting_worse, generator_loss_exploding, warnings_for
 
 
 def healthy(epochs: int = 8) -> list[dict]:

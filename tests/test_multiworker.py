@@ -5,46 +5,39 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
+from helpers import free_ports, python_env
 
 from kgan import runs
+from kgan.training.multiworker import _InterruptFlag
 
 HERE = Path(__file__).resolve().parent
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def start_workers(
-    tmp_path: Path, data: Path, epochs: int, timeout: float, scores: str | None = None
+    tmp_path: Path,
+    data: Path,
+    epochs: int,
+    timeout: float,
+    scores: str | None = None,
+    run_dirs: tuple[str, str] = ("run", "run"),
 ) -> list[subprocess.Popen]:
+    """Two worker processes; worker i trains with `tmp_path / run_dirs[i]` as its run folder."""
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     processes = []
     for index in range(2):
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(HERE.parent),
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
-        }
+        env = python_env(TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
         command = [
             sys.executable,
             str(HERE / "multiworker_worker.py"),
-            str(tmp_path / "run"),
+            str(tmp_path / run_dirs[index]),
             str(data),
             str(tmp_path / f"weights-{index}.npz"),
             str(epochs),
@@ -85,6 +78,7 @@ def assert_same_weights(tmp_path: Path) -> None:
         np.testing.assert_array_equal(first[key], second[key])
 
 
+@pytest.mark.slow
 def test_two_workers_train_identically_and_only_the_chief_writes(tmp_path, small_dataset):
     finish(start_workers(tmp_path, small_dataset, epochs=2, timeout=60), 0, "finished 6")
     assert_same_weights(tmp_path)
@@ -95,6 +89,31 @@ def test_two_workers_train_identically_and_only_the_chief_writes(tmp_path, small
     assert runs.read_json(run / "run.json")["status"] == "finished"
 
 
+@pytest.mark.slow
+def test_workers_need_no_shared_filesystem(tmp_path, small_dataset):
+    # Worker 1's run folder is a different directory: it takes the run from the chief over the
+    # collectives (config, weights, validation scores) and writes nothing of its own.
+    processes = start_workers(
+        tmp_path, small_dataset, epochs=3, timeout=60, scores="5,4,6", run_dirs=("chief-run", "elsewhere")
+    )
+    finish(processes, 0, "finished 9")
+    assert_same_weights(tmp_path)
+    assert not (tmp_path / "elsewhere").exists()
+    run = tmp_path / "chief-run"
+    assert [row["val_fid"] for row in runs.read_metrics(run)] == [5, 4, 6]
+    assert runs.read_json(run / "checkpoints" / "best.json")["epoch"] == 2
+    # Resumed on both, the other worker gets the chief's checkpoint and best record: a score of 7
+    # at epoch 4 is two epochs after the best (4, epoch 2), so every worker stops early.
+    processes = start_workers(
+        tmp_path, small_dataset, epochs=4, timeout=60, scores="7", run_dirs=("chief-run", "elsewhere")
+    )
+    finish(processes, 0, "stopped_early 12 stopped early at epoch 4")
+    assert_same_weights(tmp_path)
+    assert [row["best_epoch"] for row in runs.read_metrics(run)] == [1, 2, 2, 2]
+    assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.slow
 def test_a_dead_worker_stops_the_other_with_a_clear_error(tmp_path, small_dataset):
     processes = start_workers(tmp_path, small_dataset, epochs=5000, timeout=10)
     try:
@@ -118,6 +137,7 @@ def wait_for_first_epoch(run: Path, processes: list[subprocess.Popen]) -> None:
         time.sleep(0.5)
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_one_worker_stops_every_worker_at_the_same_step_and_resumes(tmp_path, small_dataset):
     run = tmp_path / "run"
     processes = start_workers(tmp_path, small_dataset, epochs=5000, timeout=60)
@@ -138,6 +158,7 @@ def test_ctrl_c_on_one_worker_stops_every_worker_at_the_same_step_and_resumes(tm
     assert runs.read_json(run / "run.json")["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_early_stopping_on_the_chief_stops_every_worker(tmp_path, small_dataset):
     # Validation scores 5, 4, 6, 7 with patience 2: the best is epoch 2, the stop comes after epoch 4.
     processes = start_workers(tmp_path, small_dataset, epochs=8, timeout=60, scores="5,4,6,7,8,9,9,9")
@@ -150,9 +171,6 @@ def test_early_stopping_on_the_chief_stops_every_worker(tmp_path, small_dataset)
 
 
 def test_ctrl_c_flag_then_a_second_ctrl_c_quits_at_once():
-    import pytest
-
-    from kgan.multiworker import _InterruptFlag
 
     said = []
     before = signal.getsignal(signal.SIGINT)

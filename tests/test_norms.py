@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kgan.norms import FusedBatchNormalization
+from kgan.training.norms import FusedBatchNormalization
 
 
 def _pair(shape, **kwargs):

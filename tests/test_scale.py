@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,20 +9,26 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import tiny_config
+from helpers import python_env, tiny_config
 
 from kgan import runs
 from kgan.config import PRECISIONS
 from kgan.data.dataset import PreparedDataset
-from kgan.train import build_gan, create_run, train
+from kgan.runs import create_run
+from kgan.training import checkpoint, runtime
+from kgan.training.session import build_gan, train
 
 HERE = Path(__file__).resolve().parent
 
 
+@pytest.mark.slow
 def test_two_replicas_match_one_replica_for_both_variants():
-    env = {**os.environ, "PYTHONPATH": str(HERE.parent), "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(
-        [sys.executable, str(HERE / "distributed_step.py")], capture_output=True, text=True, env=env, timeout=600
+        [sys.executable, str(HERE / "distributed_step.py")],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = {line.split()[0]: [float(x) for x in line.split()[1:]] for line in result.stdout.splitlines()}
@@ -47,28 +52,31 @@ def test_every_precision_trains_with_finite_losses(precision, tmp_path, small_da
     assert keras.mixed_precision.global_policy().name == "float32"  # the run's policy does not leak
 
 
-def test_gradient_penalty_trains_under_xla(tmp_path, small_dataset):
-    from kgan import runtime
+def initial_weights(config) -> list[np.ndarray]:
+    """The critic's weights a run of `config` starts from (the session seeds, then builds)."""
+    keras.utils.set_random_seed(config.seed)
+    return build_gan(config).discriminator.get_weights()
 
+
+def test_gradient_penalty_trains_under_xla(tmp_path, small_dataset):
     config = tiny_config(variant="wgangp", jit_compile="on", epochs=1, deterministic=False)
     run_dir = create_run(config, PreparedDataset(small_dataset), tmp_path / "xla")
     runtime.configure(deterministic=False)
-    probe = build_gan(config)
-    assert probe.jit_compile is True  # Keras did not fall back to eager-graph mode
-    before = probe.discriminator.get_weights()
+    assert build_gan(config).jit_compile is True  # Keras did not fall back to eager-graph mode
+    before = initial_weights(config)
+    assert all(np.array_equal(a, b) for a, b in zip(before, initial_weights(config)))  # truly the start
     assert train(run_dir).status == "finished"
     row = runs.read_metrics(run_dir)[-1]
     assert np.isfinite(row["penalty"]) and row["penalty"] > 0
-    from kgan import checkpoint
-
     after = build_gan(config)
     checkpoint.restore(checkpoint.latest(run_dir), after)
     assert any(not np.array_equal(a, b) for a, b in zip(before, after.discriminator.get_weights()))
 
 
+@pytest.mark.slow
 def test_bench_all_reports_every_figure(small_dataset):
-    from kgan import torch_reference
-    from kgan.bench import bench_all
+    from kgan.bench import torch_reference
+    from kgan.bench.measure import bench_all
 
     heard = []
     figures = bench_all(

@@ -7,12 +7,14 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest import tiny_config
+from helpers import tiny_config
 
-from kgan import checkpoint, runs
+from kgan import runs
 from kgan.data.dataset import PreparedDataset
 from kgan.errors import KganError
-from kgan.train import build_gan, create_run, train
+from kgan.runs import create_run
+from kgan.training import checkpoint
+from kgan.training.session import build_gan, train
 
 
 def weights_of(run_dir):

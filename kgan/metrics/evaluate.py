@@ -15,12 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from kgan import runs
 from kgan.data.dataset import PreparedDataset
 from kgan.errors import KganError
-from kgan.metrics.features import FeatureExtractor
+from kgan.metrics.features import FeatureExtractor, load_extractor
 from kgan.metrics.fid import Statistics, fid_from_statistics, kid
 from kgan.metrics.reference import real_features
+from kgan.metrics.shards import SINGLE, Shards
 from kgan.sampling import fixed_noise
+from kgan.training import checkpoint
 
 FID_NOISE_STREAM = 0xF1D  # the noise behind FID samples, apart from the sample grids'
 
@@ -41,15 +44,23 @@ class FidResult:
 
 
 def generated_features(
-    generator, extractor: FeatureExtractor, count: int, z_dim: int, seed: int, batch_size: int = 50
+    generator,
+    extractor: FeatureExtractor,
+    count: int,
+    z_dim: int,
+    seed: int,
+    batch_size: int = 50,
+    shards: Shards = SINGLE,
 ) -> np.ndarray:
-    """Features of `count` generated images, made and extracted batch by batch."""
-    noise = fixed_noise(seed, count, z_dim, stream=FID_NOISE_STREAM)
+    """Features of `count` generated images, made and extracted batch by batch (this
+    worker's share of them when `shards` is a cluster's, gathered into the whole)."""
+    noise = fixed_noise(seed, shards.size(count) * shards.count, z_dim, stream=FID_NOISE_STREAM)
+    mine = noise[shards.rows(count)]
     batches = (
-        np.asarray(generator(noise[start : start + batch_size], training=False), np.float32)
-        for start in range(0, count, batch_size)
+        np.asarray(generator(mine[start : start + batch_size], training=False), np.float32)
+        for start in range(0, len(mine), batch_size)
     )
-    return extractor.extract(batches)
+    return shards.combine(extractor.extract(batches), count)
 
 
 def evaluate(
@@ -64,11 +75,12 @@ def evaluate(
     seed: int = 0,
     with_kid: bool = True,
     batch_size: int = 50,
+    shards: Shards = SINGLE,
 ) -> FidResult:
     """FID (and KID ± std) of `generator` against `split`, equal counts on both sides."""
     if samples is not None and samples < 2:
         raise KganError(f"--samples must be at least 2, got {samples}")
-    real, real_stats = real_features(dataset, split, image_size, extractor, batch_size)
+    real, real_stats = real_features(dataset, split, image_size, extractor, batch_size, shards)
     count = len(real) if samples is None else min(samples, len(real))
     if count < 2:
         raise KganError(
@@ -77,7 +89,7 @@ def evaluate(
     if count < len(real):
         real = real[:count]
         real_stats = Statistics.of(real)
-    generated = generated_features(generator, extractor, count, z_dim, seed, batch_size)
+    generated = generated_features(generator, extractor, count, z_dim, seed, batch_size, shards)
     value = fid_from_statistics(real_stats, Statistics.of(generated))
     kid_value, kid_std = kid(real, generated) if with_kid else (None, None)
     return FidResult(value, kid_value, kid_std, count, count, extractor.name, extractor.comparable, split)
@@ -94,14 +106,10 @@ def evaluate_run(
     batch_size: int = 50,
 ) -> tuple[FidResult, str]:
     """FID/KID of a run's checkpoint on a split; the result is appended to evaluations.jsonl."""
-    from kgan import checkpoint, runs
-    from kgan.metrics.features import load_extractor
-    from kgan.train import run_dataset
-
     run_dir = Path(run_dir)
     config = runs.load_config(run_dir)
     path, description = checkpoint.resolve(run_dir, checkpoint_choice)
-    dataset = run_dataset(run_dir)
+    dataset = runs.run_dataset(run_dir)
     if split not in ("val", "test", "train"):
         raise KganError(f"--split must be val or test, got {split!r}")
     extractor = load_extractor(features or config.features, inception or config.inception or None)

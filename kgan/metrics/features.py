@@ -16,6 +16,7 @@ import socket
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -115,8 +116,6 @@ def random_inception_extractor(seed: int = 0, input_size: int = 299) -> FeatureE
 
     Its numbers rank models on the same machine but are NOT comparable with published FIDs.
     """
-    import keras
-
     model = keras.applications.InceptionV3(
         weights=None, include_top=False, pooling="avg", input_shape=(input_size, input_size, 3)
     )
@@ -147,8 +146,6 @@ def model_extractor(path: Path) -> FeatureExtractor:
             f"'inception' or '{RANDOM_INCEPTION}'"
         )
     if path.suffix == ".keras":
-        import keras
-
         try:
             model = keras.saving.load_model(path, compile=False)
         except Exception as error:

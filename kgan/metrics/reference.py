@@ -21,6 +21,7 @@ from kgan.data.prepare import cache_dir
 from kgan.files import write_bytes_atomic
 from kgan.metrics.features import RESIZE_METHOD, FeatureExtractor, batched
 from kgan.metrics.fid import Statistics
+from kgan.metrics.shards import SINGLE, Shards
 
 
 def _cache_name(dataset: PreparedDataset, split: str, image_size: int, extractor: FeatureExtractor) -> str:
@@ -33,11 +34,7 @@ def cache_locations(dataset: PreparedDataset, name: str) -> list[Path]:
     return [dataset.folder / "stats" / name, cache_dir() / "stats" / dataset.split_id / name]
 
 
-def real_features(
-    dataset: PreparedDataset, split: str, image_size: int, extractor: FeatureExtractor, batch_size: int = 50
-) -> tuple[np.ndarray, Statistics]:
-    """Activations `[n, D]` of the split's images and their statistics, cached on disk."""
-    name = _cache_name(dataset, split, image_size, extractor)
+def _cached(dataset: PreparedDataset, name: str) -> tuple[np.ndarray, Statistics] | None:
     for path in cache_locations(dataset, name):
         if path.is_file():
             try:
@@ -45,10 +42,30 @@ def real_features(
                     return cached["activations"], Statistics(cached["mean"], cached["cov"], int(cached["count"]))
             except (OSError, ValueError, KeyError):
                 pass  # a damaged cache is recomputed
+    return None
+
+
+def real_features(
+    dataset: PreparedDataset,
+    split: str,
+    image_size: int,
+    extractor: FeatureExtractor,
+    batch_size: int = 50,
+    shards: Shards = SINGLE,
+) -> tuple[np.ndarray, Statistics]:
+    """Activations `[n, D]` of the split's images and their statistics, cached on disk.
+
+    With several `shards` (the workers of a cluster), the cache is used only when every
+    worker has it; otherwise each extracts its slice and all of them get the whole.
+    """
+    name = _cache_name(dataset, split, image_size, extractor)
+    cached = _cached(dataset, name)
+    if shards.everyone(cached is not None):
+        return cached
     images = dataset.split_images(split)
-    activations = extractor.extract(
-        batched(images, batch_size, lambda batch: to_model_range(batch, image_size).numpy())
-    )
+    mine = images[shards.rows(len(images))]
+    activations = extractor.extract(batched(mine, batch_size, lambda batch: to_model_range(batch, image_size).numpy()))
+    activations = shards.combine(activations, len(images))
     stats = Statistics.of(activations)
     buffer = io.BytesIO()
     meta = json.dumps(

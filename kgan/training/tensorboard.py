@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-SCALARS = ("d_loss", "g_loss", "penalty", "d_real", "d_fake", "val_fid", "images_per_sec")
+from kgan.training.step_metrics import METRIC_NAMES
+
+SCALARS = (*METRIC_NAMES, "val_fid", "images_per_sec")
 
 
 class TensorBoardWriter:

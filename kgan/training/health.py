@@ -10,6 +10,8 @@ import itertools
 import math
 from typing import Any
 
+from kgan.training.step_metrics import METRIC_NAMES
+
 Row = dict[str, Any]
 
 WINNING_EPOCHS = 3  # consecutive epochs of an all-winning discriminator
@@ -49,7 +51,7 @@ def generator_loss_exploding(rows: list[Row]) -> str | None:
 
 def non_finite(rows: list[Row]) -> str | None:
     for row in rows[-1:]:
-        for key in ("d_loss", "g_loss", "penalty", "d_real", "d_fake", "val_fid"):
+        for key in (*METRIC_NAMES, "val_fid"):
             value = row.get(key)
             if isinstance(value, float) and not math.isfinite(value):
                 return f"non-finite {key} at epoch {row.get('epoch')}"

@@ -1,4 +1,7 @@
-"""The GAN as one Keras model: `train_step` is only the math of the paper's two models.
+"""The paper's two GANs as Keras models: `train_step` is only the math.
+
+`GAN` holds what both share (the models, the optional gradient penalty, the step);
+`DCGAN` and `WGANGP` each add their loss, as the equations below.
 
 Notation follows the paper: D is the discriminator (critic), G the generator,
 x a real batch, z ~ N(0, I), x̃ = G(z).
@@ -10,8 +13,9 @@ Improved (Table 2, Eq. 1), Wasserstein loss with gradient penalty (WGAN-GP):
     L_D = E[D(x̃)] − E[D(x)] + λ E[(‖∇_x̂ D(x̂)‖₂ − 1)²],   x̂ = α x + (1 − α) x̃, α ~ U(0, 1)
     L_G = −E[D(x̃)]
 
-The literal reading of Table 2 (BCE loss + penalty, sigmoid kept) is loss="bce" with
-gp_weight > 0: the penalty is then taken on the sigmoid output, as D is defined there.
+The loss, not the variant name, picks the class (`gan_class`): the literal reading of
+Table 2 (BCE loss + penalty, sigmoid kept) is a `DCGAN` with gp_weight > 0, and its
+penalty is then taken on the sigmoid output, as D is defined there.
 
 Every random draw (z, α, the real batch) comes from the input pipeline, so this step is
 a pure function of the batch and the model state. Losses are averaged over the *global*
@@ -24,19 +28,22 @@ import keras
 import tensorflow as tf
 
 from kgan.config import TrainConfig
-
-METRIC_NAMES = ("d_loss", "g_loss", "penalty", "d_real", "d_fake")
+from kgan.training.models import build_discriminator, build_generator
+from kgan.training.step_metrics import METRIC_NAMES
 
 
 class GAN(keras.Model):
-    """Generator + discriminator trained by `fit` on batches from `training_dataset`."""
+    """Generator + discriminator trained by `fit` on batches from `training_dataset`.
+
+    Subclasses give the loss: `d_output` (D as the paper defines it, from the logit),
+    `discriminator_loss` and `generator_loss`.
+    """
 
     def __init__(
         self,
         generator: keras.Model,
         discriminator: keras.Model,
         *,
-        loss: str = "bce",
         gp_weight: float = 0.0,
         n_critic: int = 1,
         ema_generator: keras.Model | None = None,
@@ -47,27 +54,23 @@ class GAN(keras.Model):
         self.generator = generator
         self.discriminator = discriminator
         self.ema_generator = ema_generator
-        self.loss_kind = loss
         self.gp_weight = float(gp_weight)
         self.n_critic = int(n_critic)
         self.ema_decay = float(ema_decay)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
 
-    @classmethod
-    def from_config_values(cls, config: TrainConfig) -> GAN:
-        """Build the models and the GAN described by a TrainConfig."""
-        from kgan.models import build_discriminator, build_generator
-
+    @staticmethod
+    def from_config_values(config: TrainConfig) -> GAN:
+        """Build the models and the GAN (of the config's loss) that a TrainConfig describes."""
         generator = build_generator(config)
         ema = None
         if config.ema > 0:
             ema = build_generator(config, name="ema_generator")
             ema.set_weights(generator.get_weights())
             ema.trainable = False
-        return cls(
+        return gan_class(config.loss)(
             generator,
             build_discriminator(config),
-            loss=config.loss,
             gp_weight=config.gp_weight,
             n_critic=config.n_critic,
             ema_generator=ema,
@@ -96,7 +99,16 @@ class GAN(keras.Model):
     def call(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
         return self.sampler(z, training=training)
 
-    # ---- losses -------------------------------------------------------------------------
+    # ---- losses (the subclasses' equations) ---------------------------------------------
+
+    def d_output(self, logits: tf.Tensor) -> tf.Tensor:
+        raise NotImplementedError
+
+    def discriminator_loss(self, real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+        raise NotImplementedError
+
+    def generator_loss(self, fake_logits: tf.Tensor) -> tf.Tensor:
+        raise NotImplementedError
 
     def _mean(self, values: tf.Tensor) -> tf.Tensor:
         """Mean over the global batch: per-replica sum / (local batch × replicas)."""
@@ -104,32 +116,13 @@ class GAN(keras.Model):
         count = tf.cast(tf.shape(values)[0] * replicas, values.dtype)
         return tf.reduce_sum(values) / count
 
-    def _bce(self, logits: tf.Tensor, label: float) -> tf.Tensor:
-        """Per-sample BCE of sigmoid(logits) against a constant label, computed from logits."""
-        labels = tf.fill(tf.shape(logits), tf.cast(label, logits.dtype))
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1)
-
-    def _d_output(self, logits: tf.Tensor) -> tf.Tensor:
-        """D as the paper defines it: sigmoid(logit) for the BCE loss, the raw critic otherwise."""
-        return tf.sigmoid(logits) if self.loss_kind == "bce" else logits
-
-    def discriminator_loss(self, real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
-        if self.loss_kind == "bce":
-            return 0.5 * (self._mean(self._bce(real_logits, 1.0)) + self._mean(self._bce(fake_logits, 0.0)))
-        return self._mean(fake_logits[:, 0]) - self._mean(real_logits[:, 0])
-
-    def generator_loss(self, fake_logits: tf.Tensor) -> tf.Tensor:
-        if self.loss_kind == "bce":
-            return self._mean(self._bce(fake_logits, 1.0))  # non-saturating: real label for fakes
-        return -self._mean(fake_logits[:, 0])
-
     def gradient_penalty(self, real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:
         """E[(‖∇_x̂ D(x̂)‖₂ − 1)²], the norm over each whole image (not per pixel)."""
         real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
         mixed = alpha * real + (1.0 - alpha) * fake
         with tf.GradientTape() as tape:
             tape.watch(mixed)
-            scores = tf.cast(self._d_output(self.discriminator(mixed, training=True)), tf.float32)
+            scores = tf.cast(self.d_output(self.discriminator(mixed, training=True)), tf.float32)
         grads = tape.gradient(scores, mixed)
         norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
         return self._mean(tf.square(norms - 1.0))
@@ -150,8 +143,8 @@ class GAN(keras.Model):
             scaled = self._scaled(self.d_optimizer, d_loss)
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
-        d_real = self._mean(self._d_output(real_logits)[:, 0])
-        d_fake = self._mean(self._d_output(fake_logits)[:, 0])
+        d_real = self._mean(self.d_output(real_logits)[:, 0])
+        d_fake = self._mean(self.d_output(fake_logits)[:, 0])
         return d_loss, penalty, d_real, d_fake
 
     @staticmethod
@@ -199,6 +192,54 @@ class GAN(keras.Model):
         for name, value in values.items():
             self.trackers[name].update_state(tf.cast(value, tf.float32) * replicas)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+class DCGAN(GAN):
+    """Table 1: binary cross-entropy with real = 1, fake = 0; D is sigmoid(logit).
+
+        L_D = ½ [BCE(D(x), 1) + BCE(D(x̃), 0)]          L_G = BCE(D(x̃), 1)
+
+    With gp_weight > 0 it is Table 2 read literally (BCE + penalty on the sigmoid output).
+    """
+
+    def d_output(self, logits: tf.Tensor) -> tf.Tensor:
+        return tf.sigmoid(logits)
+
+    def _bce(self, logits: tf.Tensor, label: float) -> tf.Tensor:
+        """Per-sample BCE of sigmoid(logits) against a constant label, computed from logits."""
+        labels = tf.fill(tf.shape(logits), tf.cast(label, logits.dtype))
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1)
+
+    def discriminator_loss(self, real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+        return 0.5 * (self._mean(self._bce(real_logits, 1.0)) + self._mean(self._bce(fake_logits, 0.0)))
+
+    def generator_loss(self, fake_logits: tf.Tensor) -> tf.Tensor:
+        return self._mean(self._bce(fake_logits, 1.0))  # non-saturating: real label for fakes
+
+
+class WGANGP(GAN):
+    """Table 2 (Eq. 1) as WGAN-GP: a linear critic with the Wasserstein loss; the penalty
+    λ E[(‖∇_x̂ D(x̂)‖₂ − 1)²] is added by `GAN` when gp_weight > 0.
+
+        L_D = E[D(x̃)] − E[D(x)] + λ·penalty          L_G = −E[D(x̃)]
+    """
+
+    def d_output(self, logits: tf.Tensor) -> tf.Tensor:
+        return logits
+
+    def discriminator_loss(self, real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+        return self._mean(fake_logits[:, 0]) - self._mean(real_logits[:, 0])
+
+    def generator_loss(self, fake_logits: tf.Tensor) -> tf.Tensor:
+        return -self._mean(fake_logits[:, 0])
+
+
+GAN_CLASSES: dict[str, type[GAN]] = {"bce": DCGAN, "wasserstein": WGANGP}
+
+
+def gan_class(loss: str) -> type[GAN]:
+    """The GAN of a loss: "bce" → DCGAN, "wasserstein" → WGANGP."""
+    return GAN_CLASSES[loss]
 
 
 def make_optimizers(config: TrainConfig) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:

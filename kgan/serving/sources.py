@@ -6,14 +6,22 @@ the same seed gives the same images from all three (the noise is drawn client-si
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
+from kgan import runs
 from kgan.errors import KganError
 from kgan.sampling import generate
+from kgan.serving.client import generate_remote
+from kgan.serving.export import next_version
+from kgan.training import checkpoint
 
 
 @dataclass
@@ -27,8 +35,6 @@ class ImageSource:
 
 
 def from_run(run_dir: Path, checkpoint_choice: str = "last") -> ImageSource:
-    from kgan import checkpoint, runs
-
     config = runs.load_config(run_dir)
     path, description = checkpoint.resolve(run_dir, checkpoint_choice)
     generator = checkpoint.load_generator(path, config)
@@ -37,10 +43,6 @@ def from_run(run_dir: Path, checkpoint_choice: str = "last") -> ImageSource:
 
 def from_saved_model(path: Path) -> ImageSource:
     """An exported generator: a version folder, or a base folder (its highest version)."""
-    import tensorflow as tf
-
-    from kgan.export import next_version
-
     path = Path(path)
     if not (path / "saved_model.pb").is_file():
         latest = next_version(path) - 1
@@ -68,12 +70,6 @@ def from_saved_model(path: Path) -> ImageSource:
 
 def from_server(server: str, model: str, timeout: float = 30.0) -> ImageSource:
     """A generator served by TF Serving (REST); z_dim is read from the model's metadata."""
-    import json
-    import urllib.error
-    import urllib.request
-
-    from kgan.serving_client import generate_remote
-
     url = f"{server.rstrip('/')}/v1/models/{model}/metadata"
     z_dim = 100
     try:

@@ -20,8 +20,9 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from kgan import checkpoint, runs
+from kgan import runs
 from kgan.errors import KganError
+from kgan.training import checkpoint
 
 DEFAULT_OUT = Path("saved_models/generator")
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from kgan.errors import KganError
 from kgan.files import atomic_directory, write_text_atomic
+from kgan.training.models import build_generator
 
 PREFIX = "step-"
 
@@ -27,9 +28,13 @@ def checkpoint_dir(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints"
 
 
+def name_for(step: int) -> str:
+    return f"{PREFIX}{step:08d}"
+
+
 def save(run_dir: Path, gan, state: dict[str, Any], keep: int = 2, protect: tuple[str, ...] = ()) -> Path:
     """Write a checkpoint of `gan` with `state` (must hold "step"), then prune old ones."""
-    final = checkpoint_dir(run_dir) / f"{PREFIX}{state['step']:08d}"
+    final = checkpoint_dir(run_dir) / name_for(state["step"])
     with atomic_directory(final) as tmp:
         gan.generator.save_weights(tmp / "generator.weights.h5")
         gan.discriminator.save_weights(tmp / "discriminator.weights.h5")
@@ -149,8 +154,6 @@ def _assign(variables, arrays, prefix: str) -> None:
 
 def load_generator(path: Path, config) -> Any:
     """The sampling generator of a checkpoint (EMA weights when the run kept them)."""
-    from kgan.models import build_generator
-
     path = Path(path)
     generator = build_generator(config)
     ema_file = path / "ema_generator.weights.h5"

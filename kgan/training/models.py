@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 from kgan.config import TrainConfig
-from kgan.norms import FusedBatchNormalization
+from kgan.training.norms import FusedBatchNormalization
 
 CONV_INIT = keras.initializers.RandomNormal(0.0, 0.02)
 GAMMA_INIT = keras.initializers.RandomNormal(1.0, 0.02)
@@ -28,8 +29,6 @@ def _stages(image_size: int) -> int:
 
 def _synchronized() -> bool:
     """BatchNorm statistics over the global batch when training on several replicas."""
-    import tensorflow as tf
-
     return tf.distribute.get_strategy().num_replicas_in_sync > 1
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from kgan.errors import KganError
-from kgan.export import next_version
+from kgan.serving.export import next_version
 
 ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<verb>:predict|/metadata)?$")
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import resource
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,11 +14,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan import runtime
 from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import config_dataset, load_split
 from kgan.errors import KganError
+from kgan.metrics.evaluate import evaluate
+from kgan.metrics.features import load_extractor
+from kgan.metrics.reference import real_features
+from kgan.training import runtime
+from kgan.training.models import build_generator
+from kgan.training.session import build_gan
 
 
 class _StepTimer(keras.callbacks.Callback):
@@ -34,8 +43,6 @@ def _pipeline(config: TrainConfig, images: np.ndarray, steps: int) -> tf.data.Da
 
 def bench_fit_step(config: TrainConfig, images: np.ndarray, steps: int, warmup: int) -> float:
     """Images/s of `GAN.fit` on the real pipeline, after `warmup` steps."""
-    from kgan.train import build_gan
-
     gan = build_gan(config)
     total = warmup + steps
     dataset = _pipeline(config, images, total)
@@ -47,8 +54,6 @@ def bench_fit_step(config: TrainConfig, images: np.ndarray, steps: int, warmup: 
 
 def bench_plain_step(config: TrainConfig, steps: int, warmup: int) -> float:
     """Images/s of the same train_step in a bare tf.function on a fixed batch (no fit, no data)."""
-    from kgan.train import build_gan
-
     gan = build_gan(config)
     per_step = config.batch_size * config.n_critic
     batch = {
@@ -111,11 +116,6 @@ def bench_fid(
 ) -> dict[str, Any]:
     """Extraction images/s at 299×299, and one validation FID of `samples` generated images
     against the cached real statistics (the real side is extracted and cached first)."""
-    from kgan.metrics.evaluate import evaluate
-    from kgan.metrics.features import load_extractor
-    from kgan.metrics.reference import real_features
-    from kgan.models import build_generator
-
     runtime.configure()
     config = TrainConfig()
     extractor = load_extractor(features, inception)
@@ -144,8 +144,6 @@ def bench_fid(
 
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far, in MB."""
-    import resource
-    import sys
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
@@ -157,11 +155,8 @@ def _in_fresh_process(part: str, **arguments: Any) -> dict[str, Any]:
     Each part gets a process to itself so that its peak RSS is its own, and so that
     TensorFlow's and PyTorch's thread pools never compete within one measurement.
     """
-    import json
-    import subprocess
-    import sys
 
-    command = [sys.executable, "-m", "kgan.bench", part, json.dumps(arguments)]
+    command = [sys.executable, "-m", "kgan.bench.measure", part, json.dumps(arguments)]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -175,7 +170,7 @@ def _part(part: str, arguments: dict[str, Any]) -> dict[str, Any]:
         dataset = PreparedDataset(arguments.pop("dataset"))
         figures = bench_train(dataset, **arguments)
     elif part == "pytorch":
-        from kgan import torch_reference
+        from kgan.bench import torch_reference
 
         figures = {"pytorch_step_images_per_sec": round(torch_reference.bench_step(**arguments), 2)}
     elif part == "features":
@@ -197,8 +192,6 @@ def extraction_rate(extractor, batch_size: int, repeats: int = 3) -> float:
 
 
 def _feature_rate(features: str, inception: str | None, batch_size: int) -> dict[str, Any]:
-    from kgan.metrics.features import load_extractor
-
     runtime.configure()
     extractor = load_extractor(features, inception)
     rate = extraction_rate(extractor, batch_size)
@@ -221,7 +214,7 @@ def bench_all(
     runs at the same precision as kgan (autocast for the mixed policies). `progress` hears
     (parts measured, parts in all) after each part.
     """
-    from kgan import torch_reference
+    from kgan.bench import torch_reference
 
     total = 2 * (1 + torch_reference.available()) + bool(features)
     done = 0
@@ -260,13 +253,9 @@ def bench_all(
 
 
 def _main(argv: list[str]) -> None:
-    import json
-
     part, arguments = argv
     print(json.dumps(_part(part, json.loads(arguments))))
 
 
 if __name__ == "__main__":
-    import sys
-
     _main(sys.argv[1:])

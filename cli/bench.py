@@ -1,0 +1,145 @@
+"""`kgan bench`: throughput and memory figures, each measured in a fresh process."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from cli.config_options import choices
+from cli.ui import CountProgress, console, import_tensorflow, interactive
+from kgan.config import PRECISIONS, VARIANTS
+
+app = typer.Typer(help="Print throughput figures (all of them without a subcommand).")
+Variant = choices("Variant", VARIANTS)
+Precision = choices("Precision", PRECISIONS)
+DCGAN, FLOAT32 = Variant("dcgan"), Precision("float32")
+
+
+@app.callback(invoke_without_command=True)
+def bench_everything(
+    context: typer.Context,
+    batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 128,
+    steps: Annotated[int, typer.Option(min=1, help="Timed steps per measurement.")] = 8,
+    warmup: Annotated[int, typer.Option(min=1, help="Untimed steps first.")] = 3,
+    features: Annotated[str, typer.Option(help="FID features to time ('none' skips).")] = "random-inception-v3",
+    data: Annotated[str, typer.Option(help="Prepared dataset for the pipeline figures.")] = "synthetic",
+    precision: Annotated[
+        Precision, typer.Option(help="float32, mixed_float16 or mixed_bfloat16 (PyTorch autocasts to match).")
+    ] = FLOAT32,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Both variants at 64×64: train step (kgan and the PyTorch reference), pipeline, FID features, peak RSS.
+
+    Each figure is measured in a fresh process of its own."""
+    if context.invoked_subcommand is not None:
+        return
+    import_tensorflow()
+    from rich.table import Table
+
+    from kgan.bench.measure import bench_all
+    from kgan.data.default import resolve_dataset
+
+    dataset = resolve_dataset(data)
+    with CountProgress("measuring, each part in a fresh process", interactive()) as progress:
+        figures = bench_all(
+            dataset,
+            batch_size,
+            steps,
+            warmup,
+            None if features == "none" else features,
+            precision=precision.value,
+            progress=progress,
+        )
+    if as_json:
+        print(json.dumps(figures))
+        return
+    table = Table(title=f"kgan bench — 64×64, batch {batch_size}, {precision.value}")
+    for column in (
+        "variant",
+        "kgan fit img/s",
+        "bare step img/s",
+        "PyTorch img/s",
+        "kgan / PyTorch",
+        "pipeline img/s",
+        "pipeline / step",
+        "peak RSS MB",
+    ):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for variant, row in figures["variants"].items():
+        table.add_row(
+            variant,
+            str(row["fit_step_images_per_sec"]),
+            str(row["plain_step_images_per_sec"]),
+            str(row["pytorch_step_images_per_sec"] or "—"),
+            str(row["kgan_over_pytorch"] or "—"),
+            str(row["pipeline_images_per_sec"]),
+            f"{row['pipeline_over_step']}×",
+            str(row["kgan_peak_rss_mb"]),
+        )
+    console.print(table)
+    if "fid_features" in figures:
+        console.print(
+            f"FID features ({figures['fid_features']}): {figures['fid_features_images_per_sec']} img/s at 299×299"
+        )
+    console.print(f"peak RSS of training (largest of the two kgan processes): {figures['training_peak_rss_mb']} MB")
+    if "pytorch" in figures:
+        console.print(f"PyTorch reference {figures['pytorch']}")
+
+
+@app.command("fid")
+def bench_fid(
+    features: Annotated[
+        str, typer.Option(help="inception, random-inception-v3, or a model path.")
+    ] = "random-inception-v3",
+    inception: Annotated[str | None, typer.Option(help="Local copy of the FID Inception module.")] = None,
+    samples: Annotated[int, typer.Option(min=2, help="Generated images for the timed FID.")] = 2000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Extraction batch size.")] = 50,
+    data: Annotated[str, typer.Option(help="Prepared dataset (its val split is the reference).")] = "synthetic",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Feature-extraction images/s and the wall time of a validation FID with cached real statistics."""
+    import_tensorflow()
+
+    from kgan.bench.measure import bench_fid as run_bench
+    from kgan.data.default import resolve_dataset
+
+    _print_figures(
+        "kgan bench fid", run_bench(resolve_dataset(data), features, inception, samples, batch_size), as_json
+    )
+
+
+@app.command("train")
+def bench_train(
+    variant: Annotated[Variant, typer.Option(help="Variant to measure.")] = DCGAN,
+    batch_size: Annotated[int, typer.Option(min=1, help="Batch size.")] = 128,
+    steps: Annotated[int, typer.Option(min=1, help="Timed steps.")] = 8,
+    warmup: Annotated[int, typer.Option(min=1, help="Untimed steps first (tracing, allocation).")] = 3,
+    data: Annotated[str, typer.Option(help="Prepared dataset for the pipeline figure.")] = "synthetic",
+    precision: Annotated[Precision, typer.Option(help="float32, mixed_float16 or mixed_bfloat16.")] = FLOAT32,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Train-step images/s (fit and bare tf.function) and input-pipeline images/s at 64×64."""
+    import_tensorflow()
+
+    from kgan.bench.measure import bench_train as run_bench
+    from kgan.data.default import resolve_dataset
+
+    figures = run_bench(resolve_dataset(data), variant.value, batch_size, steps, warmup, precision.value)
+    _print_figures(f"kgan bench train — {variant.value}, 64×64, batch {batch_size}", figures, as_json)
+
+
+def _print_figures(title: str, figures: dict, as_json: bool) -> None:
+    """A two-column table of benchmark figures, or one JSON object."""
+    from rich.table import Table
+
+    if as_json:
+        print(json.dumps(figures))
+        return
+    table = Table(title=title)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key, str(value))
+    console.print(table)

@@ -1,0 +1,115 @@
+"""`kgan sample`, `kgan export`, `kgan serve`: images from a run, a SavedModel or TF Serving;
+the export for TF Serving; a local REST stand-in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.ui import console, import_tensorflow
+from kgan.errors import KganError
+
+
+def sample(
+    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: the latest run).")] = None,
+    saved_model: Annotated[Path | None, typer.Option(help="An exported generator (version or base folder).")] = None,
+    server: Annotated[str | None, typer.Option(help="TF Serving REST base URL, e.g. http://localhost:8501.")] = None,
+    model: Annotated[str, typer.Option(help="Model name on the server.")] = "generator",
+    checkpoint: Annotated[str, typer.Option(help="With a run: last, best, or a checkpoint folder.")] = "last",
+    n: Annotated[int, typer.Option("--n", help="Number of images.")] = 64,
+    out: Annotated[
+        Path, typer.Option(help="Output file: PNG grid (or, with --interpolate, .gif or .png strip).")
+    ] = Path("samples.png"),
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Noise seed (default: the run's seed, i.e. its epoch grids).")
+    ] = None,
+    individual: Annotated[Path | None, typer.Option(help="Also write one PNG per image into this folder.")] = None,
+    interpolate: Annotated[
+        int | None, typer.Option(min=2, max=1000, help="Write a latent walk of K frames from seed to seed+1.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per server request.")] = 30.0,
+    show: Annotated[bool, typer.Option(help="Also draw the grid in the terminal (truecolor half-blocks).")] = False,
+) -> None:
+    """Images from a run, an exported SavedModel or TF Serving: a grid, single files or a latent walk."""
+    import_tensorflow()
+    from kgan import runs
+    from kgan.sampling import check_count, fixed_noise, image_grid, save_individual, save_png, save_strip_or_gif
+    from kgan.serving import sources as samplers
+
+    check_count(n)
+    if sum(x is not None for x in (run_dir, saved_model, server)) > 1:
+        raise KganError("give only one of --run-dir, --saved-model and --server")
+    default_seed = 0
+    if server:
+        source = samplers.from_server(server, model, timeout=timeout)
+    elif saved_model:
+        source = samplers.from_saved_model(saved_model)
+    else:
+        target = runs.resolve_run(run_dir)
+        default_seed = runs.load_config(target).seed
+        source = samplers.from_run(target, checkpoint)
+    seed = default_seed if seed is None else seed
+    if interpolate:
+        ends = fixed_noise(seed, 1, source.z_dim), fixed_noise(seed + 1, 1, source.z_dim)
+        frames = source(samplers.slerp(ends[0][0], ends[1][0], interpolate))
+        save_strip_or_gif(out, frames)
+        console.print(
+            f"wrote a {interpolate}-frame latent walk (seed {seed} → {seed + 1}) from {source.description} to {out}"
+        )
+        return
+    images = source(fixed_noise(seed, n, source.z_dim))
+    grid = image_grid(images)
+    save_png(out, grid)
+    if show:
+        from cli.terminal_image import half_blocks
+
+        console.print(half_blocks(grid, width=min(console.width, 96)))
+    if individual:
+        save_individual(individual, images)
+    console.print(
+        f"wrote {n} samples (seed {seed}) from {source.description} to {out}"
+        + (f" and {individual}/" if individual else "")
+    )
+
+
+def export(
+    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: the latest run).")] = None,
+    out: Annotated[Path, typer.Option(help="TF Serving model base path.")] = Path("saved_models/generator"),
+    version: Annotated[int | None, typer.Option(min=1, help="Version number (default: the next one).")] = None,
+    checkpoint: Annotated[str, typer.Option(help="best (by val FID), last, or a checkpoint folder.")] = "best",
+) -> None:
+    """Export the generator as a SavedModel for TF Serving (OUT/<version>/saved_model.pb)."""
+    import_tensorflow()
+    from kgan import runs
+    from kgan.serving.export import export_run
+
+    target = runs.resolve_run(run_dir)
+    path, description = export_run(target, out, version, checkpoint)
+    console.print(
+        f"exported {target.name} ({description}) to {path}; serve it with TF Serving "
+        f"(model base path {Path(out).resolve()}) or `kgan serve --model-base-path {out}`"
+    )
+
+
+def serve(
+    model_base_path: Annotated[Path, typer.Option(help="Folder of version subfolders (kgan export --out).")] = Path(
+        "saved_models/generator"
+    ),
+    model: Annotated[str, typer.Option(help="Model name in the URL.")] = "generator",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1.")] = 8501,
+) -> None:
+    """Serve an export on 127.0.0.1 with TF Serving's REST predict API (a local stand-in, no Docker needed)."""
+    import_tensorflow()
+    from kgan.serving.server import PredictServer
+
+    try:
+        server = PredictServer(model_base_path, model, port=port)
+    except OSError as error:
+        raise KganError(f"cannot listen on 127.0.0.1:{port} ({error.strerror}); pick another --port") from None
+    console.print(f"serving {model} version {server.version} at {server.url}/v1/models/{model}:predict (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()

@@ -1,0 +1,168 @@
+"""`kgan train`: a new run, or --resume; one worker of a cluster under --strategy multiworker."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.config_options import choices, with_hyperparameters
+from cli.ui import CountProgress, console, import_tensorflow, interactive, warn
+from kgan.config import PRESETS, TrainConfig, read_config_file
+from kgan.errors import KganError
+
+Preset = choices("Preset", tuple(PRESETS))
+PAPER = Preset("paper")
+WORKER_TIMEOUT_ENV = "KGAN_WORKER_TIMEOUT"
+
+EXAMPLES = """
+
+Examples:
+
+  # the CPU demo on the embedded avatars
+  kgan train --preset quick
+
+  # Table 1, and Table 2 read as WGAN-GP
+  kgan train --variant dcgan --data data/faces --epochs 80
+  kgan train --variant wgangp --data data/faces --epochs 80
+
+  # Table 2 read literally: BCE loss + gradient penalty, sigmoid D
+  kgan train --variant wgangp --loss bce --data data/faces
+
+  # the resolved config as TOML, then a run from it
+  kgan train --variant wgangp --lr-d 1e-4 --dry-run > run.toml
+  kgan train --config run.toml
+
+  # continue the latest run to 100 epochs
+  kgan train --resume --epochs 100
+"""
+
+
+@with_hyperparameters
+def train(
+    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: a new one under runs/).")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run (latest, or --run-dir) from its last checkpoint.")
+    ] = False,
+    config: Annotated[Path | None, typer.Option(help="JSON or TOML file of hyperparameters (names below).")] = None,
+    preset: Annotated[
+        Preset, typer.Option(help="paper: the paper's settings; quick: a small model for a CPU demo.")
+    ] = PAPER,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the resolved config as TOML (what --config reads) and exit.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Plain log lines instead of the live dashboard.")] = False,
+    hyperparameters: dict[str, Any] | None = None,
+) -> None:
+    """Train a GAN (new run, or --resume), writing checkpoints, samples and metrics to the run folder.
+
+    Precedence: variant defaults < --preset < --config file < flags.
+    """
+    flags = hyperparameters or {}
+    if dry_run:
+        print(_resolved(run_dir, resume, config, preset, flags).to_toml(), end="")
+        return
+    import_tensorflow()
+    from kgan import runs
+
+    if flags["strategy"] == "multiworker" or (resume and _recorded_strategy(run_dir) == "multiworker"):
+        _train_as_worker(run_dir, flags, config, preset, resume, quiet)
+        return
+    if resume:
+        _refuse_changes(flags, config, preset)
+        target = runs.resolve_run(run_dir)
+    else:
+        target = _new_run(flags, config, preset, run_dir, quiet)
+    _run(target, flags["epochs"], quiet)
+
+
+train.__doc__ = (train.__doc__ or "") + EXAMPLES
+
+
+def _resolved(run_dir: Path | None, resume: bool, config: Path | None, preset, flags: dict) -> TrainConfig:
+    """The config a run would train with, without touching anything."""
+    if resume:
+        from kgan import runs
+
+        _refuse_changes(flags, config, preset)
+        recorded = runs.load_config(runs.resolve_run(run_dir))
+        return recorded.with_overrides(epochs=flags["epochs"]).validate()
+    file_values = read_config_file(config) if config else {}
+    return TrainConfig.resolve(preset=preset.value, file_values=file_values, flags=flags)
+
+
+def _recorded_strategy(run_dir: Path | None) -> str | None:
+    from kgan import runs
+
+    try:
+        return runs.load_config(runs.resolve_run(run_dir)).strategy
+    except KganError:
+        return None
+
+
+def _refuse_changes(flags: dict, config: Path | None, preset) -> None:
+    changed = sorted(name for name, value in flags.items() if value is not None and name != "epochs")
+    if changed or config or preset != PAPER:
+        names = ", ".join("--" + name.replace("_", "-") for name in changed) or "--config/--preset"
+        raise KganError(f"{names} cannot change on --resume (the run keeps its config); only --epochs can")
+
+
+def _new_run(flags: dict, config: Path | None, preset, run_dir: Path | None, quiet: bool) -> Path:
+    from kgan.data.default import DEFAULT_COUNT, resolve_dataset
+    from kgan.runs import create_run
+
+    settings = _resolved(None, False, config, preset, flags)
+    with CountProgress("drawing the default synthetic dataset", interactive(quiet), total=DEFAULT_COUNT) as counter:
+        dataset = resolve_dataset(settings.data, progress=counter)
+    target = create_run(settings, dataset, run_dir)
+    console.print(f"run {target} ({settings.variant}, data {dataset.folder})")
+    return target
+
+
+def _run(target: Path, epochs: int | None, quiet: bool) -> None:
+    from cli.train_view import TrainingDisplay
+    from kgan.training.session import train as train_run
+
+    display = TrainingDisplay(interactive(quiet), run_name=target.name)
+    try:
+        result = train_run(target, epochs=epochs, callbacks=[display], warn=warn)
+    finally:
+        display.close()
+    _report(result, target)
+
+
+def _train_as_worker(run_dir: Path | None, flags: dict, config: Path | None, preset, resume: bool, quiet: bool) -> None:
+    """One worker of a cluster: the chief creates or resumes the run in --run-dir; the
+    others take it from the chief over the network (their --run-dir is never written)."""
+    from cli.train_view import TrainingDisplay
+    from kgan.training.cluster import cluster_role
+    from kgan.training.multiworker import train_multiworker
+
+    if run_dir is None:
+        raise KganError("--strategy multiworker needs --run-dir (the chief's run folder)")
+    _, _, chief = cluster_role()
+    if chief:
+        if resume or (run_dir / "config.json").is_file():
+            _refuse_changes({**flags, "strategy": None}, config, preset)
+        else:
+            _new_run(flags, config, preset, run_dir, quiet)
+    display = TrainingDisplay(interactive(quiet), run_name=run_dir.name)
+    timeout = float(os.environ.get(WORKER_TIMEOUT_ENV, "60"))
+    try:
+        result = train_multiworker(run_dir, epochs=flags["epochs"], callbacks=[display], timeout=timeout, warn=warn)
+    finally:
+        display.close()
+    _report(result, run_dir)
+
+
+def _report(result, target: Path) -> None:
+    if result.status == "interrupted":
+        console.print(f"{result.message}; continue with: kgan train --resume --run-dir {target}")
+        raise typer.Exit(130)
+    if result.status == "failed":
+        raise KganError(result.message)
+    if result.status == "stopped_early":
+        console.print(result.message)
+    console.print(f"finished {result.epoch} epochs ({result.step} steps) in {target}; samples in {target / 'samples'}")

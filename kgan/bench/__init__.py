@@ -1,0 +1,1 @@
+"""Benchmarks: kgan's throughput and memory figures, and the PyTorch reference they are compared with."""

@@ -1,0 +1,165 @@
+"""The run's record of every epoch, kept by one Keras callback.
+
+At each epoch end: validation FID, the metrics line, the fixed-noise sample grid, the
+checkpoint, the best checkpoint and early stopping. The run stops at the first NaN/Inf
+loss. In a cluster every worker keeps the record's decisions (the same numbers reach
+all of them), and only the chief writes it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from kgan import runs
+from kgan.config import TrainConfig
+from kgan.sampling import fixed_noise, generate, image_grid, save_png
+from kgan.training import checkpoint
+from kgan.training.health import warnings_for
+from kgan.training.plan import Plan
+from kgan.training.step_metrics import METRIC_NAMES
+from kgan.training.tensorboard import TensorBoardWriter
+
+CHECK_EVERY = 20  # steps between non-finite checks (each one waits for the device)
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """Per epoch: validation FID, metrics line, fixed-noise sample grid, checkpoint, best
+    checkpoint and early stopping. Stops at the first NaN/Inf loss."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        config: TrainConfig,
+        plan: Plan,
+        validator: Callable[[keras.Model], float] | None = None,
+        listeners: list | tuple = (),
+        writes: bool = True,
+        best: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        self.run_dir, self.config, self.plan = Path(run_dir), config, plan
+        self.listeners, self.writes = listeners, writes  # writes=False: a worker other than the chief
+        self.tensorboard = TensorBoardWriter(run_dir) if writes else None
+        self.history = runs.read_metrics(run_dir) if writes else []
+        self.noise = fixed_noise(config.seed, config.sample_count, config.z_dim) if config.sample_count else None
+        self.validator = validator
+        self.best = best if best is not None or not writes else checkpoint.best(run_dir)
+        self.failed: str | None = None
+        self.stopped_early: str | None = None
+        self._epoch_start = time.perf_counter()
+        self._epoch_first_step = plan.start_step
+
+    def state(self, step: int) -> dict[str, Any]:
+        return {
+            "step": step,
+            "epoch": step // self.plan.steps_per_epoch,
+            "steps_per_epoch": self.plan.steps_per_epoch,
+            "seed": self.config.seed,
+            "variant": self.config.variant,
+        }
+
+    def _step(self) -> int:
+        return int(self.model.g_optimizer.iterations.numpy())
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_start = time.perf_counter()
+        self._epoch_first_step = self._step()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        # Reading the losses forces a device sync, so only every CHECK_EVERY steps; the running
+        # means stay non-finite once they are, and on_epoch_end checks again before writing.
+        if (batch + 1) % CHECK_EVERY == 0:
+            self._check_finite(logs)
+
+    def _check_finite(self, logs: dict | None) -> bool:
+        """Mark the run failed (and stop it) at the first NaN/Inf in `logs`; True when failed."""
+        bad = _non_finite(logs)
+        if bad and not self.failed:
+            step = self._step()
+            last = checkpoint.latest(self.run_dir) if self.writes else None
+            kept = f"last good checkpoint {last.name} kept" if last else "no checkpoint was written yet"
+            self.failed = (
+                f"non-finite {bad} at step {step}: training stopped, {kept}; "
+                "try a lower learning rate (--lr-g/--lr-d) or another --seed"
+            )
+            self.model.stop_training = True
+        return self.failed is not None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self._check_finite(logs):
+            return
+        step = self._step()
+        seconds = time.perf_counter() - self._epoch_start
+        steps = max(step - self._epoch_first_step, 0)
+        row = {
+            "epoch": epoch + 1,
+            "step": step,
+            **{name: _to_float(logs.get(name)) for name in METRIC_NAMES if logs and name in logs},
+            "seconds": round(seconds, 3),
+            "images_per_sec": round(steps * self.plan.images_per_step / seconds, 2) if seconds > 0 else None,
+            "time": time.time(),
+        }
+        evaluate_now = self.validator is not None and (epoch + 1) % self.config.fid_every == 0
+        if evaluate_now:
+            start = time.perf_counter()
+            row["val_fid"] = self.validator(self.model.sampler)
+            row["fid_seconds"] = round(time.perf_counter() - start, 3)
+            row["fid_features"] = getattr(self.validator, "name", "custom validator")
+        grid = None
+        if self.noise is not None and self.writes:
+            grid = image_grid(generate(self.model.sampler, self.noise))
+            save_png(self.run_dir / "samples" / f"epoch-{epoch + 1:04d}.png", grid)
+        saved = checkpoint.checkpoint_dir(self.run_dir) / checkpoint.name_for(step)
+        if self.writes:
+            saved = checkpoint.save(self.run_dir, self.model, self.state(step), keep=self.config.keep_checkpoints)
+        if evaluate_now:
+            self._track_best(epoch + 1, step, row["val_fid"], saved)
+        if self.best:
+            row["best_val_fid"], row["best_epoch"] = self.best["val_fid"], self.best["epoch"]
+        if not self.writes:
+            return
+        self.history = [r for r in self.history if r.get("epoch") != row["epoch"]] + [row]
+        row["warnings"] = warnings_for(self.history)
+        runs.append_metrics(self.run_dir, row)
+        self.tensorboard.write(epoch + 1, row, grid)
+        for listener in self.listeners:
+            listener.on_record(row, grid, self.best)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.tensorboard:
+            self.tensorboard.writer.flush()
+
+    def _track_best(self, epoch: int, step: int, value: float, saved: Path) -> None:
+        """Keep the best-by-val-FID checkpoint; stop after `patience` epochs without a better one."""
+        if self.best is None or value < self.best["val_fid"]:
+            self.best = {"checkpoint": saved.name, "epoch": epoch, "step": step, "val_fid": value}
+            if self.writes:
+                checkpoint.mark_best(self.run_dir, self.best)
+        elif self.config.patience and epoch - self.best["epoch"] >= self.config.patience:
+            self.stopped_early = (
+                f"stopped early at epoch {epoch}: no better validation FID for {epoch - self.best['epoch']} "
+                f"epochs (best {self.best['val_fid']:.3f} at epoch {self.best['epoch']})"
+            )
+            self.model.stop_training = True
+
+
+def _to_float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _non_finite(logs: dict | None) -> str | None:
+    """The name of the first loss or output that is NaN or infinite, if any."""
+    for name, value in (logs or {}).items():
+        number = _to_float(value)
+        if number is not None and not math.isfinite(number):
+            return name
+    return None

@@ -1,0 +1,234 @@
+"""A training session of a run: everything the two drivers share.
+
+`TrainingSession` sets a run up — config, dataset, steps per epoch, the compiled GAN in
+its strategy's scope, the restored checkpoint and the plan — starts the run's record
+(`RunRecorder`), and turns how training ended into a `TrainResult` and the run's status.
+The drivers differ only in how they run steps: `train` below calls `keras.Model.fit`
+(one process, one or many local devices); `multiworker.train_multiworker` runs its own
+loop, because `fit` fails under MultiWorkerMirroredStrategy (keras-team/keras#20585).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from kgan import runs
+from kgan.config import TrainConfig
+from kgan.data.dataset import PreparedDataset
+from kgan.data.pipeline import config_dataset, default_steps_per_epoch, load_split
+from kgan.errors import KganError
+from kgan.metrics.shards import SINGLE, Shards
+from kgan.metrics.validation import make_validator
+from kgan.training import checkpoint, distribute, runtime
+from kgan.training.gan import GAN, make_optimizers
+from kgan.training.plan import Plan, TrainResult
+from kgan.training.recorder import RunRecorder
+
+Validator = Callable[[keras.Model], float]
+
+
+def build_gan(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> GAN:
+    """A compiled GAN with optimizer slots created (ready to restore or train), built in
+    `strategy`'s scope with the config's precision policy and XLA setting."""
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(config.precision)  # layers take their policy when built
+    jit = {"auto": "auto", "on": True, "off": False}[config.jit_compile]
+    try:
+        with (strategy or tf.distribute.get_strategy()).scope():
+            gan = GAN.from_config_values(config)
+            gan.compile(*make_optimizers(config), jit_compile=jit)
+            gan.build_optimizers()
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    return gan
+
+
+class TrainingSession:
+    """One run, set up to train under one strategy. `writes=False` on the workers of a
+    cluster other than the chief: they train and decide alike, but write nothing."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        config: TrainConfig,
+        dataset: PreparedDataset,
+        strategy: tf.distribute.Strategy,
+        *,
+        writes: bool = True,
+    ):
+        self.run_dir, self.config, self.dataset, self.writes = Path(run_dir), config, dataset, writes
+        replicas = strategy.num_replicas_in_sync
+        if config.batch_size % replicas:
+            raise KganError(
+                f"--batch-size {config.batch_size} does not split over {replicas} replicas: "
+                "use a multiple of the replica count"
+            )
+        keras.utils.set_random_seed(config.seed)
+        runtime.configure(deterministic=config.deterministic)
+        self.images = load_split(dataset, "train")
+        self.steps_per_epoch = config.steps_per_epoch or default_steps_per_epoch(
+            len(self.images), config.batch_size, config.n_critic
+        )
+        self.gan: GAN = build_gan(config, strategy)
+        self.recorder: RunRecorder | None = None
+
+    @classmethod
+    def open(
+        cls, run_dir: Path, *, epochs: int | None = None, strategy: tf.distribute.Strategy | None = None
+    ) -> TrainingSession:
+        """The run in `run_dir`, its epoch count changed to `epochs` when given."""
+        run_dir = Path(run_dir)
+        config = runs.load_config(run_dir)
+        if epochs is not None and epochs != config.epochs:
+            config = config.with_overrides(epochs=epochs).validate()
+            config.save(run_dir / "config.json")
+        dataset = runs.run_dataset(run_dir)
+        return cls(run_dir, config, dataset, strategy or distribute.make_strategy(config.strategy))
+
+    @property
+    def step(self) -> int:
+        """Generator updates so far: the run's global step."""
+        return int(self.gan.g_optimizer.iterations.numpy())
+
+    def restore(self) -> int:
+        """Load the newest checkpoint into the GAN, if there is one; the step it reached."""
+        last = checkpoint.latest(self.run_dir)
+        if last is None:
+            return 0
+        state = checkpoint.restore(last, self.gan)
+        if state.get("steps_per_epoch", self.steps_per_epoch) != self.steps_per_epoch:
+            raise KganError(
+                f"checkpoint {last.name} used {state['steps_per_epoch']} steps per epoch, now "
+                f"{self.steps_per_epoch}: the dataset or batch size changed; start a new run"
+            )
+        return int(state["step"])
+
+    def plan(self, start_step: int) -> Plan:
+        batch = self.config.batch_size
+        return Plan(self.config.epochs, self.steps_per_epoch, start_step, batch, batch)
+
+    def begin(
+        self,
+        plan: Plan,
+        callbacks: list | tuple = (),
+        *,
+        validator: Validator | None = None,
+        warn: Callable[[str], None] | None = None,
+        shards: Shards = SINGLE,
+        best: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> list[keras.callbacks.Callback]:
+        """Start the record: displays first (real FID features can take a while), then the
+        validator (the run's validation FID unless given), the recorder and the status.
+        Returns every callback the steps must drive, the recorder first."""
+        for callback in callbacks:
+            if hasattr(callback, "on_plan"):
+                callback.on_plan(plan, self.config)
+        if validator is None:
+            warn = warn or (lambda message: warnings.warn(message, stacklevel=2))
+            validator = make_validator(self.dataset, self.config, warn, shards)
+        listeners = [callback for callback in callbacks if hasattr(callback, "on_record")] if self.writes else []
+        self.recorder = RunRecorder(
+            self.run_dir, self.config, plan, validator=validator, listeners=listeners, writes=self.writes, best=best
+        )
+        self._status("running", steps_per_epoch=self.steps_per_epoch, **(extra or {}))
+        return [self.recorder, *callbacks]
+
+    def dataset_for(self, first_step: int, end_step: int) -> tf.data.Dataset:
+        """The input pipeline for global steps `first_step .. end_step - 1`."""
+        return config_dataset(self.images, self.config, self.steps_per_epoch, first_step, end_step)
+
+    # ---- how it ended ------------------------------------------------------------------
+
+    def already_trained(self, step: int) -> TrainResult:
+        self._status("finished")
+        return TrainResult(
+            self.run_dir, "finished", step, self.config.epochs, "already trained to the requested epochs"
+        )
+
+    def interrupted(self, where: str = "") -> TrainResult:
+        """Save a checkpoint at the current step (the chief) and mark the run interrupted."""
+        step, saved = self.step, ""
+        if self.writes:
+            path = checkpoint.save(self.run_dir, self.gan, self.recorder.state(step), keep=self.config.keep_checkpoints)
+            saved = f"; checkpoint {path.name} saved"
+        self._status("interrupted", step=step)
+        return TrainResult(
+            self.run_dir, "interrupted", step, step // self.steps_per_epoch, f"interrupted at step {step}{where}{saved}"
+        )
+
+    def failed(self, reason: str, step: int | None = None) -> TrainResult:
+        step = self.step if step is None else step
+        self._status("failed", step=step, reason=reason)
+        return TrainResult(self.run_dir, "failed", step, step // self.steps_per_epoch, reason)
+
+    def outcome(self) -> TrainResult:
+        """The result once the steps ran out or the recorder stopped them."""
+        step, recorder = self.step, self.recorder
+        if recorder.failed:
+            return self.failed(recorder.failed, step)
+        if recorder.stopped_early:
+            self._status("stopped_early", step=step, reason=recorder.stopped_early)
+            return TrainResult(
+                self.run_dir, "stopped_early", step, step // self.steps_per_epoch, recorder.stopped_early
+            )
+        self._status("finished", step=step)
+        return TrainResult(self.run_dir, "finished", step, self.config.epochs)
+
+    def _status(self, status: str, **details: Any) -> None:
+        if self.writes:
+            runs.write_status(self.run_dir, status, **details)
+
+
+def train(
+    run_dir: Path,
+    *,
+    epochs: int | None = None,
+    callbacks: list[keras.callbacks.Callback] | tuple = (),
+    warn: Callable[[str], None] | None = None,
+    validator: Validator | None = None,
+) -> TrainResult:
+    """Train (or continue) the run in `run_dir` with `fit`, up to `epochs` (default: the config's).
+
+    Continuing from a checkpoint at step s is exact: the weights after E epochs equal
+    those of an uninterrupted run (bitwise with op determinism on CPU). `validator` scores
+    the sampling generator (lower is better) every `fid_every` epochs; by default it is the
+    validation FID with the run's extractor.
+    """
+    session = TrainingSession.open(run_dir, epochs=epochs)
+    start_step = session.restore()
+    plan = session.plan(start_step)
+    if start_step >= plan.total_steps:
+        return session.already_trained(start_step)
+    everyone = session.begin(plan, callbacks, validator=validator, warn=warn)
+    steps_per_epoch = plan.steps_per_epoch
+
+    def fit(first_epoch: int, first_step: int, end_step: int) -> None:
+        session.gan.fit(
+            session.dataset_for(first_step, end_step),
+            epochs=end_step // steps_per_epoch,
+            initial_epoch=first_epoch,
+            steps_per_epoch=min(steps_per_epoch, end_step - first_step),
+            verbose=0,
+            shuffle=False,
+            callbacks=everyone,
+        )
+
+    try:
+        first_epoch, offset = divmod(start_step, steps_per_epoch)
+        if offset:  # finish the epoch that an interrupt cut short
+            fit(first_epoch, start_step, (first_epoch + 1) * steps_per_epoch)
+            first_epoch += 1
+        if not session.recorder.failed and first_epoch < plan.epochs:
+            fit(first_epoch, first_epoch * steps_per_epoch, plan.total_steps)
+    except KeyboardInterrupt:
+        if session.recorder.failed:
+            raise
+        return session.interrupted()
+    return session.outcome()

@@ -1,0 +1,79 @@
+"""Helpers the test files share: a tiny model config, the `kgan` command in a subprocess,
+free ports on 127.0.0.1, and the one-line-error check."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from kgan.config import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    """A model small enough to train in seconds on CPU through the real code paths."""
+    values = dict(
+        data="synthetic",
+        image_size=32,
+        z_dim=8,
+        g_width=4,
+        d_width=4,
+        batch_size=8,
+        epochs=2,
+        steps_per_epoch=3,
+        sample_count=4,
+        seed=3,
+        deterministic=True,
+        fid_every=0,
+    )
+    variant = overrides.pop("variant", "dcgan")
+    values.update(overrides)
+    return TrainConfig.for_variant(variant).with_overrides(**values).validate()
+
+
+def python_env(**extra: str) -> dict[str, str]:
+    """The environment of a child Python that imports this checkout."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
+
+
+def kgan(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`kgan ARGS` in a fresh process, as CI runs it (CI=true: plain output)."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=cwd,
+        env=python_env(CI="true", **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    """Exit code 2 and exactly one `kgan: error:` line holding every word, no traceback."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("kgan: error:") and "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports on 127.0.0.1 that nothing listens on (bound together, so all distinct)."""
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def closed_url(path: str = "") -> str:
+    """An http URL on 127.0.0.1 where nobody answers."""
+    return f"http://127.0.0.1:{free_ports(1)[0]}{path}"
