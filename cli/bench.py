@@ -55,6 +55,7 @@ def bench_everything(
     if as_json:
         print(json.dumps(figures))
         return
+    console.print(f"CPU: {figures['cpu']} ({', '.join(figures['isa']) or 'no AVX2'}); {figures['convolution_backend']}")
     table = Table(title=f"kgan bench — 64×64, batch {batch_size}, {precision.value}")
     for column in (
         "variant",

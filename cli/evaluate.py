@@ -59,6 +59,12 @@ def fid(
         table.add_row(name.replace("_", " "), str(record[name]))
     table.add_row("checkpoint", description)
     console.print(table)
+    if result.rank_deficient:
+        console.print(
+            f"note: {result.n_real} images per side, fewer than the {result.dimensions} feature dimensions: the "
+            "covariances are rank-deficient, so this FID is biased by the sample count; compare only FIDs "
+            "computed from the same number of images"
+        )
     if not result.comparable:
         console.print(
             "note: these features are not the standard FID Inception; the numbers are not comparable "

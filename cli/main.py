@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
+from typing import Annotated
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported anywhere
 
 import typer
 
 from cli import bench, data, evaluate, runs, serving, train
-from cli.ui import err_console
-from kgan.errors import KganError
+from cli.ui import err_console, warn
+from kgan.errors import KganError, KganWarning
+from kgan.files import describe_os_error
 
 app = typer.Typer(
     add_completion=False,
@@ -23,6 +26,38 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Train, evaluate and serve anime-avatar GANs (DCGAN and WGAN-GP).",
 )
+
+
+def _show_version(asked: bool) -> None:
+    if not asked:
+        return
+    from cli.ui import import_tensorflow
+
+    import_tensorflow()
+    from kgan.environment import describe
+
+    facts = describe()
+    gpus = ", ".join(facts["gpus"]) or "none visible"
+    typer.echo(
+        f"kgan {facts['kgan']} · TensorFlow {facts['tensorflow']} · Keras {facts['keras']} · "
+        f"Python {facts['python']}\nGPU: {gpus}\nCPU: {facts['cpu']} ({', '.join(facts['isa']) or 'no AVX2'}); "
+        f"{facts['convolution_backend']}"
+    )
+    raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Versions, GPUs and the CPU backend, then exit."
+        ),
+    ] = False,
+) -> None:
+    """Train, evaluate and serve anime-avatar GANs (DCGAN and WGAN-GP)."""
+
+
 app.add_typer(data.app, name="data")
 app.command("train")(train.train)
 app.command("fid")(evaluate.fid)
@@ -34,8 +69,20 @@ app.command("report")(runs.report)
 app.add_typer(bench.app, name="bench")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """The library's KganWarnings as one `kgan: warning:` line; others as Python shows them."""
+    if issubclass(category, KganWarning):
+        warn(str(message))
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; user errors become one line on stderr and exit code 2."""
+    warnings.showwarning = _show_warning
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="kgan", standalone_mode=False)
@@ -44,8 +91,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (typer.Exit, typer.Abort) as done:
         return getattr(done, "exit_code", 130)
+    except OSError as error:  # a user's path on a full, read-only or unwritable filesystem
+        err_console.print(f"kgan: error: {describe_os_error(error)}", markup=False)
+        return 2
     except Exception as error:
         # Typer's (vendored) click raises its usage errors with format_message/exit_code.
+        if type(error).__name__ == "ResourceExhaustedError":  # TensorFlow's out of memory
+            detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else "allocation failed"
+            err_console.print(
+                f"kgan: error: out of memory ({detail}): lower --batch-size (kgan fid, kgan bench) or --n "
+                "(kgan sample), or run on a machine with more memory",
+                markup=False,
+            )
+            return 2
         if not (hasattr(error, "format_message") and hasattr(error, "exit_code")):
             raise
         context = getattr(error, "ctx", None)
@@ -54,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         hint = f" (see `{context.command_path} --help`)" if context is not None else ""
         err_console.print(f"kgan: error: {error.format_message()}{hint}", markup=False)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # a second stop signal, or one outside training
         err_console.print("kgan: interrupted", markup=False)
-        return 130
+        return 128 + getattr(stop, "signum", 2)
     return code if isinstance(code, int) else 0
 
 

@@ -79,6 +79,9 @@ def export(
     out: Annotated[Path, typer.Option(help="TF Serving model base path.")] = Path("saved_models/generator"),
     version: Annotated[int | None, typer.Option(min=1, help="Version number (default: the next one).")] = None,
     checkpoint: Annotated[str, typer.Option(help="best (by val FID), last, or a checkpoint folder.")] = "best",
+    max_images: Annotated[
+        int, typer.Option(min=1, help="Images per request the signatures accept (a bound on a server's memory).")
+    ] = 1024,
 ) -> None:
     """Export the generator as a SavedModel for TF Serving (OUT/<version>/saved_model.pb)."""
     import_tensorflow()
@@ -86,7 +89,7 @@ def export(
     from kgan.serving.export import export_run
 
     target = runs.resolve_run(run_dir)
-    path, description = export_run(target, out, version, checkpoint)
+    path, description = export_run(target, out, version, checkpoint, max_images)
     console.print(
         f"exported {target.name} ({description}) to {path}; serve it with TF Serving "
         f"(model base path {Path(out).resolve()}) or `kgan serve --model-base-path {out}`"

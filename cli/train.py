@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -65,14 +66,12 @@ def train(
         print(_resolved(run_dir, resume, config, preset, flags).to_toml(), end="")
         return
     import_tensorflow()
-    from kgan import runs
 
     if flags["strategy"] == "multiworker" or (resume and _recorded_strategy(run_dir) == "multiworker"):
         _train_as_worker(run_dir, flags, config, preset, resume, quiet)
         return
     if resume:
-        _refuse_changes(flags, config, preset)
-        target = runs.resolve_run(run_dir)
+        target = _check_resume(run_dir, flags, config, preset)
     else:
         target = _new_run(flags, config, preset, run_dir, quiet)
     _run(target, flags["epochs"], quiet)
@@ -86,8 +85,7 @@ def _resolved(run_dir: Path | None, resume: bool, config: Path | None, preset, f
     if resume:
         from kgan import runs
 
-        _refuse_changes(flags, config, preset)
-        recorded = runs.load_config(runs.resolve_run(run_dir))
+        recorded = runs.load_config(_check_resume(run_dir, flags, config, preset))
         return recorded.with_overrides(epochs=flags["epochs"]).validate()
     file_values = read_config_file(config) if config else {}
     return TrainConfig.resolve(preset=preset.value, file_values=file_values, flags=flags)
@@ -102,11 +100,22 @@ def _recorded_strategy(run_dir: Path | None) -> str | None:
         return None
 
 
-def _refuse_changes(flags: dict, config: Path | None, preset) -> None:
-    changed = sorted(name for name, value in flags.items() if value is not None and name != "epochs")
-    if changed or config or preset != PAPER:
-        names = ", ".join("--" + name.replace("_", "-") for name in changed) or "--config/--preset"
-        raise KganError(f"{names} cannot change on --resume (the run keeps its config); only --epochs can")
+def _check_resume(run_dir: Path | None, flags: dict, config: Path | None, preset) -> Path:
+    """The run to continue. Values given again are accepted when they equal the run's recorded
+    config (so the original command plus --resume works); a value that differs is refused."""
+    from kgan import runs
+
+    target = runs.resolve_run(run_dir)
+    given = {**PRESETS[preset.value], **(read_config_file(config) if config else {})}
+    given.update({name: value for name, value in flags.items() if value is not None})
+    conflicts = runs.resume_conflicts(target, given)
+    if conflicts:
+        changes = "; ".join(f"--{name.replace('_', '-')}: {old} → {new}" for name, old, new in conflicts)
+        raise KganError(
+            f"{changes}: the run keeps its recorded config on --resume (only --epochs can change); "
+            "start a new run for other values"
+        )
+    return target
 
 
 def _new_run(flags: dict, config: Path | None, preset, run_dir: Path | None, quiet: bool) -> Path:
@@ -145,7 +154,7 @@ def _train_as_worker(run_dir: Path | None, flags: dict, config: Path | None, pre
     _, _, chief = cluster_role()
     if chief:
         if resume or (run_dir / "config.json").is_file():
-            _refuse_changes({**flags, "strategy": None}, config, preset)
+            _check_resume(run_dir, flags, config, preset)
         else:
             _new_run(flags, config, preset, run_dir, quiet)
     display = TrainingDisplay(interactive(quiet), run_name=run_dir.name)
@@ -160,7 +169,7 @@ def _train_as_worker(run_dir: Path | None, flags: dict, config: Path | None, pre
 def _report(result, target: Path) -> None:
     if result.status == "interrupted":
         console.print(f"{result.message}; continue with: kgan train --resume --run-dir {target}")
-        raise typer.Exit(130)
+        raise typer.Exit(128 + (result.signum or signal.SIGINT))
     if result.status == "failed":
         raise KganError(result.message)
     if result.status == "stopped_early":

@@ -19,7 +19,7 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     config = runs.read_json(run_dir / "config.json", {}) or {}
     dataset = runs.read_json(run_dir / "dataset.json", {}) or {}
-    status = (runs.read_json(run_dir / "run.json", {}) or {}).get("status", "unknown")
+    status = runs.status_of(run_dir)
     rows = runs.read_metrics(run_dir)
     best = checkpoint.best(run_dir)
     test_fid = None

@@ -8,13 +8,21 @@ runs/<timestamp>-<variant>/
     samples/         fixed-noise grid per epoch
     checkpoints/     see training/checkpoint.py
 runs/latest          path of the most recently started run
+
+While a process trains a run it holds an OS lock on `<run>/.lock` (released by the kernel
+however the process ends): one writer per run, and a `running` status whose lock is free
+means the process died.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +88,9 @@ def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | No
     if run_dir.exists() and any(run_dir.iterdir()):
         raise KganError(f"--run-dir {run_dir} is not empty: choose a new folder")
     run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir / "config.json")
     write_text_atomic(run_dir / "dataset.json", json.dumps(dataset.describe(), indent=2) + "\n")
     write_status(run_dir, "created", created=time.time())
+    config.save(run_dir / "config.json")  # last: a folder with config.json is a whole run
     mark_latest(run_dir)
     return run_dir
 
@@ -90,6 +98,27 @@ def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | No
 def run_dataset(run_dir: Path) -> PreparedDataset:
     """The run's dataset, checked to be the very split the run started with."""
     return dataset_of(read_json(Path(run_dir) / "dataset.json") or {})
+
+
+def resume_conflicts(run_dir: Path, given: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(name, recorded, given) for each value in `given` that differs from the run's config.
+
+    `epochs` may change on resume and is never a conflict; `data` is compared by what it
+    resolves to (the dataset's split), not by how the path is written.
+    """
+    recorded = load_config(run_dir)
+    conflicts = []
+    for name, value in given.items():
+        if value is None or name == "epochs":
+            continue
+        if name == "data":
+            info = read_json(Path(run_dir) / "dataset.json") or {}
+            if resolve_dataset(value).split_id != info.get("split_id"):
+                conflicts.append((name, info.get("path", recorded.data), value))
+            continue
+        if getattr(recorded, name) != value:
+            conflicts.append((name, getattr(recorded, name), value))
+    return conflicts
 
 
 def dataset_of(info: dict[str, Any]) -> PreparedDataset:
@@ -135,3 +164,52 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return rows
+
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def writer_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run's lock while training it; a KganError naming the holder if it is taken."""
+    path = Path(run_dir) / LOCK_FILE
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise KganError(
+            f"run {run_dir} is being trained by {holder}: wait for it to end, or stop it, before "
+            "training this run again"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
+    handle.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def is_locked(run_dir: Path) -> bool:
+    """True while some process holds the run's lock (trains it)."""
+    path = Path(run_dir) / LOCK_FILE
+    if not path.is_file():
+        return False
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def status_of(run_dir: Path) -> str:
+    """The run's status; `died` when it says `running` but no process holds its lock."""
+    status = (read_json(Path(run_dir) / "run.json", {}) or {}).get("status", "unknown")
+    return "died" if status == "running" and not is_locked(run_dir) else status

@@ -8,6 +8,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,11 +24,14 @@ def float32_policy():
     keras.mixed_precision.set_global_policy("float32")
 
 
-@pytest.fixture(autouse=True)
-def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Caches and runs never touch the user's home or the working tree."""
-    monkeypatch.setenv("KGAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "kgan-cache"))
-    monkeypatch.setenv("KGAN_RUNS_DIR", str(tmp_path_factory.getbasetemp() / "runs"))
+@pytest.fixture(scope="session", autouse=True)
+def isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Caches and runs never touch the user's home or the working tree — also for fixtures
+    of module or session scope, which are set up before any function-scoped one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KGAN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "kgan-cache"))
+        patch.setenv("KGAN_RUNS_DIR", str(tmp_path_factory.getbasetemp() / "runs"))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,11 @@ free ports on 127.0.0.1, and the one-line-error check."""
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from kgan.config import TrainConfig
@@ -40,8 +42,15 @@ def python_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
 
 
-def kgan(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """`kgan ARGS` in a fresh process, as CI runs it (CI=true: plain output)."""
+def kgan(
+    *args: str, cwd: Path, env: dict | None = None, timeout: int = 300, max_file_bytes: int | None = None
+) -> subprocess.CompletedProcess:
+    """`kgan ARGS` in a fresh process, as CI runs it (CI=true: plain output); `max_file_bytes`
+    caps the size of any file it writes (RLIMIT_FSIZE: writes beyond it fail with EFBIG)."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
     return subprocess.run(
         [sys.executable, "-m", "cli.main", *args],
         cwd=cwd,
@@ -50,6 +59,7 @@ def kgan(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> 
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
+        preexec_fn=limit if max_file_bytes else None,
     )
 
 
@@ -77,3 +87,26 @@ def free_ports(count: int) -> list[int]:
 def closed_url(path: str = "") -> str:
     """An http URL on 127.0.0.1 where nobody answers."""
     return f"http://127.0.0.1:{free_ports(1)[0]}{path}"
+
+
+def start_kgan(*args: str, cwd: Path) -> subprocess.Popen:
+    """`kgan ARGS` running in the background (plain output), for signals and concurrency."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=cwd,
+        env=python_env(CI="true"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def wait_for_line(process: subprocess.Popen, prefix: str, timeout: float = 180) -> None:
+    """Read the process's stdout until a line starts with `prefix`."""
+    deadline = time.monotonic() + timeout
+    for line in process.stdout:
+        if line.startswith(prefix):
+            return
+        assert time.monotonic() < deadline, f"no line starting with {prefix!r} within {timeout:.0f} s"
+    raise AssertionError(f"{prefix!r} never came; exit code {process.wait()}: {process.stderr.read()[-2000:]}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -88,20 +89,24 @@ def test_data_errors_are_one_line(workdir):
     assert not (workdir / "faces").exists()
 
 
-def test_resume_refuses_config_changes(workdir, small_dataset):
-    first = kgan(
-        "train",
-        "--data",
-        str(small_dataset),
-        "--epochs",
-        "1",
-        *TINY,
-        "--steps-per-epoch",
-        "1",
-        cwd=workdir,
-    )
+def test_resume_accepts_the_original_command_and_refuses_changes(workdir, small_dataset):
+    original = ["train", "--variant", "wgangp", "--data", str(small_dataset), *TINY, "--steps-per-epoch", "1"]
+    first = kgan(*original, "--epochs", "1", "--seed", "7", "--run-dir", "run", cwd=workdir)
     assert first.returncode == 0, first.stderr
-    assert_one_line_error(kgan("train", "--resume", "--batch-size", "16", cwd=workdir), "--batch-size", "--resume")
+    # The original command again, plus --resume and more epochs (the data path spelled otherwise).
+    relative = Path(os.path.relpath(small_dataset, workdir))
+    again = [*original, "--seed", "7", "--run-dir", "run"]
+    again[again.index(str(small_dataset))] = str(relative)
+    resumed = kgan(*again, "--epochs", "2", "--resume", cwd=workdir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "epoch 2/2" in resumed.stdout
+    changed = kgan(*again, "--epochs", "3", "--resume", "--batch-size", "16", "--seed", "8", cwd=workdir)
+    assert_one_line_error(changed, "--batch-size: 8 → 16", "--seed: 7 → 8", "--resume")
+    other_data = kgan("data", "synthetic", "--out", "other", "--count", "40", cwd=workdir)
+    assert other_data.returncode == 0, other_data.stderr
+    assert_one_line_error(kgan("train", "--resume", "--run-dir", "run", "--data", "other", cwd=workdir), "--data:")
+    quick = kgan("train", "--resume", "--run-dir", "run", "--preset", "quick", cwd=workdir)
+    assert_one_line_error(quick, "--g-width: 4 → 48", "--batch-size: 8 → 64")
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(workdir, small_dataset):
@@ -141,7 +146,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(workdir, small_dataset):
         if process.poll() is None:
             process.kill()
     assert process.returncode == 130, err
-    assert "interrupted at step" in out and "kgan train --resume --run-dir run" in out
+    assert "interrupted (Ctrl-C) at step" in out and "kgan train --resume --run-dir run" in out
     assert "Traceback" not in err
     run = workdir / "run"
     assert '"status": "interrupted"' in (run / "run.json").read_text()
@@ -207,6 +212,10 @@ def test_kgan_fid_json_and_table(workdir, small_dataset, tmp_path):
         assert key in record
     assert record["split"] == "test" and record["n_real"] == record["n_generated"] == 20
     assert "no validation FID was recorded" in record["checkpoint"]
+    assert record["rank_deficient"] is False and record["dimensions"] == 4  # 20 images, 4-d features
+    few = kgan("fid", "--features", str(model_path), "--samples", "3", cwd=workdir)
+    assert few.returncode == 0, few.stderr
+    assert "rank-deficient" in few.stdout and "same number of images" in few.stdout
     table = kgan("fid", "--features", str(model_path), "--split", "val", "--samples", "8", cwd=workdir)
     assert table.returncode == 0, table.stderr
     assert "FID" in table.stdout and "not comparable" in table.stdout
@@ -263,3 +272,13 @@ def test_dry_run_prints_the_resolved_config_that_config_reads_back(workdir):
     again = kgan("train", "--config", "run.toml", "--dry-run", cwd=workdir)
     assert again.stdout == printed.stdout
     assert sorted(p.name for p in workdir.iterdir()) == ["run.toml"]  # nothing trained, nothing drawn
+
+
+def test_version_names_the_stack_and_the_cpu_backend(workdir):
+    import keras
+    import tensorflow as tf
+
+    shown = kgan("--version", cwd=workdir)
+    assert shown.returncode == 0, shown.stderr
+    assert f"TensorFlow {tf.__version__}" in shown.stdout and f"Keras {keras.__version__}" in shown.stdout
+    assert "GPU: " in shown.stdout and "oneDNN" in shown.stdout

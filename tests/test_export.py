@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import resource
 import socket
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from helpers import assert_one_line_error, closed_url, kgan, python_env, tiny_config
 from PIL import Image
 
@@ -18,7 +24,7 @@ from kgan.data.dataset import PreparedDataset
 from kgan.errors import KganError
 from kgan.runs import create_run
 from kgan.sampling import fixed_noise, generate
-from kgan.serving import sources as samplers
+from kgan.serving import sources
 from kgan.serving.client import generate_remote, predict
 from kgan.serving.export import export_run, next_version
 from kgan.serving.server import PredictServer
@@ -140,16 +146,51 @@ def server(exported):
         running.stop()
 
 
+def post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def test_rest_server_answers_as_tf_serving_documents(server):
+    # TF Serving's REST API (api_rest.md): columnar requests answer {"outputs": ...} — the value
+    # itself for a one-output signature, an object by name for several; row requests answer
+    # {"predictions": [...]}, one entry per instance.
+    url = f"{server.url}/v1/models/generator:predict"
+    several = post(url, {"signature_name": "sample", "inputs": {"n": 2, "seed": 1}})
+    assert set(several["outputs"]) == {"images", "images_float"}
+    assert np.asarray(several["outputs"]["images"]).shape == (2, 32, 32, 3)
+    one = post(url, {"signature_name": "png", "inputs": {"n": 2, "seed": 1}})
+    assert isinstance(one["outputs"], list) and len(one["outputs"]) == 2 and set(one["outputs"][0]) == {"b64"}
+    assert base64.b64decode(one["outputs"][0]["b64"]).startswith(b"\x89PNG")
+    rows = post(url, {"instances": [{"z": [0.0] * 8}, {"z": [0.5] * 8}]})
+    assert len(rows["predictions"]) == 2 and set(rows["predictions"][0]) == {"images", "images_float"}
+    with urllib.request.urlopen(f"{server.url}/v1/models/generator/metadata", timeout=60) as response:
+        metadata = json.loads(response.read())
+    assert metadata["model_spec"]["name"] == "generator"
+    signatures = metadata["metadata"]["signature_def"]["signature_def"]
+    default = signatures["serving_default"]
+    assert default["method_name"] == "tensorflow/serving/predict"
+    assert default["inputs"]["z"]["dtype"] == "DT_FLOAT"
+    assert [d["size"] for d in default["inputs"]["z"]["tensor_shape"]["dim"]] == ["-1", "8"]
+    assert (
+        default["outputs"]["images"]["dtype"] == "DT_UINT8"
+        and default["outputs"]["images_float"]["dtype"] == "DT_FLOAT"
+    )
+    assert signatures["png"]["inputs"]["n"]["dtype"] == "DT_INT32"
+    assert signatures["png"]["outputs"]["png_bytes"]["dtype"] == "DT_STRING"
+
+
 def test_rest_server_speaks_tf_serving_formats(server):
     row = predict(server.url, "generator", {"n": 2, "seed": 1}, signature="sample")
     assert np.asarray(row["images"]).shape == (2, 32, 32, 3)
     png = predict(server.url, "generator", {"n": 1, "seed": 1}, signature="png")
-    assert set(png["png_bytes"][0]) == {"b64"}
-    source = samplers.from_server(server.url, "generator")
+    assert set(png[0]) == {"b64"}
+    source = sources.from_server(server.url, "generator")
     assert source.z_dim == 8
     z = fixed_noise(0, 3, 8)
     remote = generate_remote(server.url, "generator", z, batch_size=2)
-    assert np.array_equal(remote, samplers.from_saved_model(server.base_path)(z))
+    assert np.array_equal(remote, sources.from_saved_model(server.base_path)(z))
 
 
 def test_client_errors_are_one_line(server, tmp_path):
@@ -208,12 +249,12 @@ def test_sources_refuse_bad_inputs(tmp_path, small_dataset):
     module = NotAGenerator()
     tf.saved_model.save(module, str(tmp_path / "other"), signatures={"serving_default": module.__call__})
     with pytest.raises(KganError, match="not a kgan generator export"):
-        samplers.from_saved_model(tmp_path / "other")
+        sources.from_saved_model(tmp_path / "other")
     with pytest.raises(KganError, match=r"no saved_model\.pb"):
-        samplers.from_saved_model(tmp_path)
+        sources.from_saved_model(tmp_path)
     empty_run = create_run(tiny_config(), PreparedDataset(small_dataset), tmp_path / "fresh")
     with pytest.raises(KganError, match="no checkpoint yet"):
-        samplers.from_run(empty_run)
+        sources.from_run(empty_run)
 
 
 def test_kgan_sample_from_server_matches_local(server, trained_run, tmp_path):
@@ -250,3 +291,62 @@ def test_kgan_sample_from_server_matches_local(server, trained_run, tmp_path):
         (("--run-dir", str(trained_run), "--server", server.url), "only one"),
     ]:
         assert_one_line_error(kgan("sample", *args, cwd=tmp_path), words)
+
+
+def post_status(url: str, body: dict) -> tuple[int, dict]:
+    """(HTTP status, JSON answer) of a predict request, errors included."""
+    try:
+        return 200, post(url, body)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_signatures_and_server_refuse_abuse_with_a_reason(server, exported):
+    url = f"{server.url}/v1/models/generator:predict"
+    for body, words in [
+        ({"signature_name": "sample", "inputs": {"n": 200_000, "seed": 7}}, "at most 1024 images"),
+        ({"signature_name": "png", "inputs": {"n": 5000, "seed": 7}}, "at most 1024 images"),
+        ({"signature_name": "sample", "inputs": {"n": -5, "seed": 7}}, "n must be >= 0"),
+        ({"inputs": {"z": [[0.0] * 3]}}, "must have shape [-1, 8], got [1, 3]"),
+        ({"inputs": {"z": [[0.0] * 8] * 1025}}, "at most 1024 images"),
+        ({"inputs": {"z": "noise"}}, "must hold float32"),
+        ({"signature_name": "sample", "inputs": {"n": 2}}, "missing input 'seed'"),
+    ]:
+        status, answer = post_status(url, body)
+        assert status == 400 and words in answer["error"], (body, answer)
+    # The bound lives in the SavedModel itself, so TF Serving refuses the same (INVALID_ARGUMENT).
+    model = tf.saved_model.load(str(exported[1]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 1024 images"):
+        model.signatures["sample"](n=tf.constant(2000), seed=tf.constant(1))
+    with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])), timeout=30) as raw:
+        raw.sendall(b"POST /v1/models/generator:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+        assert b" 413 " in raw.recv(4096).split(b"\r\n")[0]
+
+
+def test_server_under_concurrent_good_and_abusive_load(server):
+    url = f"{server.url}/v1/models/generator:predict"
+    good = {"signature_name": "sample", "inputs": {"n": 4, "seed": 3}}
+    abusive = [{"signature_name": "sample", "inputs": {"n": 200_000, "seed": 1}}, {"inputs": {"z": [[1.0]]}}]
+    expected = np.asarray(post(url, good)["outputs"]["images"])
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    answers: list = []
+
+    def client(index: int) -> None:
+        for round_ in range(6):
+            body = good if (index + round_) % 2 == 0 else abusive[(index + round_) % len(abusive)]
+            answers.append((body is good, *post_status(url, body)))
+            with urllib.request.urlopen(f"{server.url}/v1/models/generator", timeout=30) as status:
+                answers.append((None, status.status, {}))
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    goods = [(code, answer) for is_good, code, answer in answers if is_good]
+    bads = [code for is_good, code, _ in answers if is_good is False]
+    assert len(goods) == 24 and len(bads) == 24 and len(answers) == 96
+    assert all(code == 200 and np.array_equal(answer["outputs"]["images"], expected) for code, answer in goods)
+    assert set(bads) == {400} and all(code == 200 for is_good, code, _ in answers if is_good is None)
+    growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    assert growth_mb < 300, growth_mb

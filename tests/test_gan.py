@@ -121,3 +121,16 @@ def test_sampling_uses_inference_mode():
     np.testing.assert_allclose(one[0], batch[0], atol=1e-5)  # no batch statistics at inference
     train_mode = generator(z, training=True).numpy()
     assert not np.allclose(train_mode[0], batch[0], atol=1e-4)
+
+
+def test_initial_weights_depend_on_the_seed_alone():
+    # Each layer's initializer is made at build time, seeded by the run's seed, so the same
+    # seed builds the same weights (in any process) and another seed builds others.
+    def built(seed: int) -> list[np.ndarray]:
+        keras.utils.set_random_seed(seed)
+        gan = GAN.from_config_values(tiny_config())
+        return gan.generator.get_weights() + gan.discriminator.get_weights()
+
+    first, again, other = built(1), built(1), built(2)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[0], other[0])

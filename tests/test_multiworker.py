@@ -15,7 +15,7 @@ import pytest
 from helpers import free_ports, python_env
 
 from kgan import runs
-from kgan.training.multiworker import _InterruptFlag
+from kgan.training.signals import StopFlag
 
 HERE = Path(__file__).resolve().parent
 
@@ -170,11 +170,10 @@ def test_early_stopping_on_the_chief_stops_every_worker(tmp_path, small_dataset)
     assert_same_weights(tmp_path)
 
 
-def test_ctrl_c_flag_then_a_second_ctrl_c_quits_at_once():
-
+def test_stop_flag_then_a_second_ctrl_c_quits_at_once():
     said = []
     before = signal.getsignal(signal.SIGINT)
-    with _InterruptFlag(said.append) as flag:
+    with StopFlag(said.append, "every worker stops at the next check") as flag:
         assert signal.getsignal(signal.SIGINT) != before
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.1)  # the handler runs between bytecodes of the main thread
@@ -183,3 +182,7 @@ def test_ctrl_c_flag_then_a_second_ctrl_c_quits_at_once():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.5)
     assert signal.getsignal(signal.SIGINT) == before
+    with StopFlag() as flag:  # SIGTERM (a scheduler, `docker stop`) is a stop signal too
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)
+        assert flag.signum == signal.SIGTERM

@@ -246,3 +246,95 @@ def test_unreachable_url_is_one_clear_error(tmp_path):
     with pytest.raises(KganError, match="cannot download"):
         prepare(f"http://127.0.0.1:{port}/x.zip", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_tar_read_in_stored_order_gives_the_folder_dataset(tmp_path):
+    # Members stored in reverse name order: the dataset is the same as from the folder.
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for index in range(12):
+        Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(folder / f"face-{index:02d}.png")
+    tar_path = tmp_path / "faces.tar.gz"
+    with tarfile.open(tar_path, "w:gz") as archive:
+        for path in sorted(folder.iterdir(), reverse=True):
+            archive.add(path, arcname=path.name)
+    from_folder, _ = prepare(folder, tmp_path / "from-folder", size=16, val=2, test=2)
+    from_tar, _ = prepare(tar_path, tmp_path / "from-tar", size=16, val=2, test=2)
+    assert from_tar.manifest["names"] == from_folder.manifest["names"] == sorted(from_folder.manifest["names"])
+    np.testing.assert_array_equal(np.asarray(from_tar.images), np.asarray(from_folder.images))
+    assert from_tar.split_id == from_folder.split_id
+
+
+def test_a_programming_error_in_fetch_is_not_called_a_failed_download(tmp_path, monkeypatch):
+    import gdown
+
+    from kgan.data.fetch import fetch
+
+    def too_old(*args, **kwargs):  # what an old gdown says of an argument it does not know
+        raise TypeError("download() got an unexpected keyword argument 'progress'")
+
+    monkeypatch.setattr(gdown, "download", too_old)
+    with pytest.raises(TypeError, match="progress"):
+        fetch("anime-faces", tmp_path / "faces")
+    assert not (tmp_path / "faces").exists()
+
+
+class _ValidatingHandler(http.server.BaseHTTPRequestHandler):
+    """One file, `/blob.bin`, whose content and ETag the test changes; `mode` picks how the
+    server treats Range: "proper" (If-Range honoured), "ignores-range" (always 200 whole),
+    "wrong-range" (206 from byte 0). Every first full answer is cut off halfway."""
+
+    content: typing.ClassVar[dict] = {}
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        data, etag, mode = self.content["data"], self.content["etag"], self.content["mode"]
+        start = 0
+        wanted = self.headers.get("Range")
+        if wanted and mode != "ignores-range" and self.headers.get("If-Range") in (etag, None):
+            start = 0 if mode == "wrong-range" else int(wanted.split("=")[1].split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.content.pop("cut", False):
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def validating_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ValidatingHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/blob.bin"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    "mode, changed", [("proper", False), ("proper", True), ("ignores-range", False), ("wrong-range", False)]
+)
+def test_a_resumed_download_never_splices_two_files(tmp_path, validating_server, mode, changed):
+    old, new = np.random.default_rng(1).bytes(200_000), np.random.default_rng(2).bytes(200_000)
+    _ValidatingHandler.content.update(data=old, etag='"v1"', mode=mode, cut=True)
+    with pytest.raises(KganError, match="run the same command again"):
+        download(validating_server, tmp_path)
+    assert 0 < (tmp_path / "blob.bin.part").stat().st_size < len(old)
+    if changed:  # the file changed on the server between the two attempts
+        _ValidatingHandler.content.update(data=new, etag='"v2"')
+    path = download(validating_server, tmp_path)
+    assert path.read_bytes() == (new if changed else old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blob.bin"]  # no part, no facts left

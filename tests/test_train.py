@@ -7,11 +7,12 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from helpers import tiny_config
 
 from kgan import runs
 from kgan.data.dataset import PreparedDataset
-from kgan.errors import KganError
+from kgan.errors import KganError, KganWarning
 from kgan.runs import create_run
 from kgan.training import checkpoint
 from kgan.training.session import build_gan, train
@@ -136,3 +137,45 @@ def test_interrupted_checkpoint_write_leaves_nothing_half_written(tmp_path, smal
     with pytest.raises(KeyboardInterrupt):
         checkpoint.save(run_dir, gan, {"step": 1})
     assert list((run_dir / "checkpoints").iterdir()) == []
+
+
+def test_a_damaged_newest_checkpoint_gives_way_to_the_previous_good_one(tmp_path, small_dataset):
+    config = tiny_config(epochs=2, steps_per_epoch=3)
+    run_dir = create_run(config, PreparedDataset(small_dataset), tmp_path / "run")
+    assert train(run_dir).status == "finished"
+    first, newest = checkpoint.list_checkpoints(run_dir)
+    weights = newest / "discriminator.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:100])  # a truncated copy
+    assert "truncated" in checkpoint.damage(newest) and checkpoint.damage(first) is None
+    with pytest.warns(KganWarning, match=f"{newest.name} is damaged .*falling back to {first.name}"):
+        assert checkpoint.resolve(run_dir, "last")[0] == first
+    with pytest.warns(KganWarning, match="damaged"):
+        result = train(run_dir, epochs=3)  # resumes from the good one: step 3, then 2 more epochs
+    assert (result.status, result.step) == ("finished", 9)
+    for path in checkpoint.list_checkpoints(run_dir):
+        (path / "optimizers.npz").unlink()
+    with pytest.warns(KganWarning), pytest.raises(KganError, match=r"every checkpoint .* is damaged"):
+        checkpoint.resolve(run_dir, "last")
+
+
+class OutOfMemoryAt(keras.callbacks.Callback):
+    """TensorFlow's own out-of-memory error after a given step, as an allocation that failed."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations) == self.step:
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[8,64,16,16]")
+
+
+def test_out_of_memory_is_one_line_with_a_checkpoint_of_the_progress(tmp_path, small_dataset):
+    config = tiny_config(epochs=3, steps_per_epoch=3)
+    run_dir = create_run(config, PreparedDataset(small_dataset), tmp_path / "run")
+    result = train(run_dir, callbacks=[OutOfMemoryAt(5)])
+    assert result.status == "failed" and "\n" not in result.message
+    assert "out of memory at step 5" in result.message and "--batch-size" in result.message
+    assert "checkpoint step-00000005 saved" in result.message
+    assert checkpoint.latest(run_dir).name == "step-00000005"
+    assert train(run_dir).status == "finished"  # and the run continues from there

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kgan import cpu
 from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import config_dataset, load_split
@@ -99,6 +100,7 @@ def bench_train(
     fit_step = bench_fit_step(config, images, steps, warmup)
     plain_step = bench_plain_step(config, steps, warmup)
     return {
+        **cpu.describe(),
         "variant": variant,
         "precision": precision,
         "image_size": config.image_size,
@@ -135,6 +137,7 @@ def bench_fid(
         batch_size=batch_size,
     )
     return {
+        **cpu.describe(),
         "features": extractor.name,
         "extraction_images_per_sec": round(per_second, 2),
         "val_fid_samples": result.n_generated,
@@ -229,7 +232,13 @@ def bench_all(
             progress(done, total)
         return figures
 
-    report: dict[str, Any] = {"batch_size": batch_size, "image_size": 64, "precision": precision, "variants": {}}
+    report: dict[str, Any] = {
+        **cpu.describe(),
+        "batch_size": batch_size,
+        "image_size": 64,
+        "precision": precision,
+        "variants": {},
+    }
     sizes = dict(batch_size=batch_size, steps=steps, warmup=warmup, precision=precision)
     for variant in ("dcgan", "wgangp"):
         figures = measure("train", dataset=str(dataset.folder), variant=variant, **sizes)

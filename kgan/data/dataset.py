@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -128,6 +129,22 @@ class ImageWriter:
         self._file.write(prefix + struct.pack("<H", room) + header)
         self._file.close()
         return count
+
+    def sort_by_name(self, chunk: int = 1024) -> None:
+        """Put the closed file's rows (and names, hashes) in name order, a chunk at a time."""
+        order = np.asarray(sorted(range(len(self.names)), key=self.names.__getitem__), np.int64)
+        if np.array_equal(order, np.arange(len(order))):
+            return
+        source = np.load(self.path, mmap_mode="r")
+        sorted_path = self.path.with_name(self.path.name + ".sorted")
+        target = np.lib.format.open_memmap(sorted_path, mode="w+", dtype=np.uint8, shape=source.shape)
+        for start in range(0, len(order), chunk):
+            target[start : start + chunk] = source[order[start : start + chunk]]
+        target.flush()
+        del source, target
+        os.replace(sorted_path, self.path)
+        self.names = [self.names[i] for i in order]
+        self.hashes = [self.hashes[i] for i in order]
 
     def finish(
         self,

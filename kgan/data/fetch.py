@@ -33,7 +33,9 @@ def fetch(
 ) -> tuple[PreparedDataset, IngestReport]:
     """Download a named dataset (resuming a partial download), then prepare it at `out`."""
     import gdown  # imported here: only this command needs it
+    import requests
 
+    network_errors = (OSError, requests.RequestException, gdown.exceptions.DownloadError)
     url = dataset_url(name)
     check_output(Path(out), overwrite)
     folder = cache_dir() / "downloads"
@@ -45,7 +47,7 @@ def fetch(
             gdown.download(
                 url, str(partial), quiet=True, resume=True, progress=download_progress, timeout=(15, 120), retries=2
             )
-        except Exception as error:  # gdown raises requests', its own and OS errors alike
+        except network_errors as error:  # anything else is a bug, and stays a traceback
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise KganError(
                 f"cannot download {name} from {url} ({reason}): open that link in a browser, save the "

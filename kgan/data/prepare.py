@@ -88,6 +88,7 @@ def prepare(
         if count == 0:
             reasons = ", ".join(f"{n} {r}" for r, n in report.reason_counts().items()) or "no files"
             raise KganError(f"no usable image in {source} ({reasons}); check the path")
+        writer.sort_by_name()  # tar archives are read in stored order
         writer.finish(source=origin, seed=seed, val=val, test=test)
     return PreparedDataset(out), report
 

@@ -46,7 +46,9 @@ def detect_kind(path: Path) -> str:
 
 
 def iter_entries(path: Path) -> Iterator[Entry]:
-    """Every file in the source, in a stable (sorted) order."""
+    """Every file in the source: folders and zips sorted by name, tar archives in stored
+    order (a compressed tar read out of order decompresses again from its start at every
+    backward seek); the prepared dataset sorts its images by name at the end."""
     path = Path(path)
     kind = detect_kind(path)
     if kind == "folder":
@@ -130,11 +132,14 @@ def _iter_tar(path: Path) -> Iterator[Entry]:
     except (tarfile.TarError, OSError) as error:
         raise KganError(f"cannot open tar archive {path}: {error}") from None
     with archive:
-        try:
-            members = sorted(archive.getmembers(), key=lambda m: m.name)
-        except (tarfile.TarError, OSError, EOFError) as error:
-            raise KganError(f"tar archive {path} is damaged: {error}") from None
-        for member in members:
+        members = iter(archive)  # one forward pass over the stream, members in stored order
+        while True:
+            try:
+                member = next(members)
+            except StopIteration:
+                return
+            except (tarfile.TarError, OSError, EOFError) as error:
+                raise KganError(f"tar archive {path} is damaged: {error}") from None
             if member.isdir():
                 continue
             name = member.name

@@ -38,6 +38,10 @@ class FidResult:
     features: str
     comparable: bool
     split: str
+    # Fewer images than feature dimensions (the paper's 2000 vs 2048): the covariances are
+    # singular, so the FID depends on the sample count more than usual; compare only equal counts.
+    rank_deficient: bool = False
+    dimensions: int = 0  # of the feature vectors
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -92,7 +96,19 @@ def evaluate(
     generated = generated_features(generator, extractor, count, z_dim, seed, batch_size, shards)
     value = fid_from_statistics(real_stats, Statistics.of(generated))
     kid_value, kid_std = kid(real, generated) if with_kid else (None, None)
-    return FidResult(value, kid_value, kid_std, count, count, extractor.name, extractor.comparable, split)
+    rank_deficient = count <= real.shape[1]  # n samples give a covariance of rank at most n − 1
+    return FidResult(
+        value,
+        kid_value,
+        kid_std,
+        count,
+        count,
+        extractor.name,
+        extractor.comparable,
+        split,
+        rank_deficient,
+        real.shape[1],
+    )
 
 
 def evaluate_run(

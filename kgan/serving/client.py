@@ -72,8 +72,8 @@ def generate_remote(server: str, model: str, z: np.ndarray, batch_size: int = 64
     chunks = []
     for start in range(0, len(z), batch_size):
         outputs = predict(server, model, {"z": z[start : start + batch_size].tolist()}, **options)
-        try:
-            images = np.asarray(outputs["images"], dtype=np.uint8)
+        try:  # several outputs come by name; a signature with one output sends its value alone
+            images = np.asarray(outputs["images"] if isinstance(outputs, dict) else outputs, dtype=np.uint8)
         except (KeyError, TypeError, ValueError):
             raise KganError(f"TF Serving model {model!r} did not return 'images': is it a kgan export?") from None
         if images.ndim != 4 or images.shape[-1] != 3 or len(images) != len(z[start : start + batch_size]):

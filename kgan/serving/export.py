@@ -25,6 +25,7 @@ from kgan.errors import KganError
 from kgan.training import checkpoint
 
 DEFAULT_OUT = Path("saved_models/generator")
+MAX_IMAGES = 1024  # per request, in every signature
 
 
 def next_version(out: Path) -> int:
@@ -37,17 +38,28 @@ def _to_uint8(images: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
 
 
-def build_archive(generator: keras.Model, z_dim: int) -> keras.export.ExportArchive:
-    """An ExportArchive with the three signatures, calling the generator with training=False."""
+def build_archive(generator: keras.Model, z_dim: int, max_images: int = MAX_IMAGES) -> keras.export.ExportArchive:
+    """An ExportArchive with the three signatures, calling the generator with training=False.
+
+    Every signature refuses more than `max_images` images per request (TF Serving answers
+    INVALID_ARGUMENT with the message), so one request cannot exhaust a server's memory.
+    """
     archive = keras.export.ExportArchive()
     archive.track(generator)
+    too_many = f"at most {max_images} images per request (this export's --max-images)"
 
     def outputs(z: tf.Tensor) -> dict[str, tf.Tensor]:
-        images = tf.cast(generator(z, training=False), tf.float32)
+        with tf.control_dependencies([tf.debugging.assert_less_equal(tf.shape(z)[0], max_images, message=too_many)]):
+            images = tf.cast(generator(z, training=False), tf.float32)
         return {"images": _to_uint8(images), "images_float": images}
 
     def noise(n: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        tf.debugging.assert_non_negative(n, message="n must be >= 0")
+        checks = [
+            tf.debugging.assert_non_negative(n, message="n must be >= 0"),
+            tf.debugging.assert_less_equal(n, max_images, message=too_many),
+        ]
+        with tf.control_dependencies(checks):
+            n = tf.identity(n)
         return tf.random.stateless_normal(tf.stack([n, z_dim]), seed=tf.stack([seed, tf.constant(0)]))
 
     def serve(z):
@@ -68,7 +80,11 @@ def build_archive(generator: keras.Model, z_dim: int) -> keras.export.ExportArch
 
 
 def export_run(
-    run_dir: Path, out: Path = DEFAULT_OUT, version: int | None = None, checkpoint_choice: str = "best"
+    run_dir: Path,
+    out: Path = DEFAULT_OUT,
+    version: int | None = None,
+    checkpoint_choice: str = "best",
+    max_images: int = MAX_IMAGES,
 ) -> tuple[Path, str]:
     """Export a run's sampling generator (EMA weights when kept) to `out/<version>`."""
     run_dir = Path(run_dir)
@@ -86,12 +102,23 @@ def export_run(
         raise KganError(f"{final} exists: TF Serving versions are immutable; pick another --version or omit it")
     try:
         out.mkdir(parents=True, exist_ok=True)
+        for stale in out.glob(".*.tmp"):  # left by an export that was killed
+            shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=out))
     except OSError as error:
         raise KganError(f"cannot write to {out}: {error.strerror}; choose a writable --out") from None
     try:
-        build_archive(generator, config.z_dim).write_out(str(tmp / "model"), verbose=False)
+        if max_images < 1:
+            raise KganError(f"--max-images must be at least 1, got {max_images}")
+        build_archive(generator, config.z_dim, max_images).write_out(str(tmp / "model"), verbose=False)
         (tmp / "model").rename(final)  # TF Serving only ever sees complete version folders
+    except tf.errors.OpError as error:  # TensorFlow's file writes fail as ops (e.g. SaveV2)
+        cause = re.search(r";\s*([^;\[]+?)\s*\[Op:", error.message or "")
+        reason = cause.group(1) if cause else (error.message or type(error).__name__).splitlines()[0][:160]
+        raise KganError(
+            f"cannot write the export to {out}: {reason} (a full disk or a file-size limit?); "
+            "free some space or choose another --out"
+        ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final, description

@@ -2,9 +2,12 @@
 
 For machines without Docker and for tests: it answers the same requests as
 `tensorflow/serving` for one model — `GET /v1/models/<name>` (status) and
-`POST /v1/models/<name>[/versions/<v>]:predict` with the columnar (`"inputs"` →
-`"outputs"`) or row (`"instances"` → `"predictions"`) format. Like TF Serving it serves
-the highest version under the model base path, and sends `*_bytes` outputs base64-encoded.
+`GET .../metadata` and `POST /v1/models/<name>[/versions/<v>]:predict` with the columnar
+(`"inputs"` → `"outputs"`) or row (`"instances"` → `"predictions"`) format, as its REST API
+documents them: a signature with one output answers with that output's value, unnamed; with
+several, an object by output name; metadata gives each signature's inputs and outputs with
+`DT_*` dtypes and its `method_name`. Like TF Serving it serves the highest version under the
+model base path, and sends `*_bytes` outputs base64-encoded.
 It is not a production server: use TF Serving for that (see the README).
 """
 
@@ -20,10 +23,12 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework import types_pb2
 
 from kgan.errors import KganError
 from kgan.serving.export import next_version
 
+MAX_BODY_BYTES = 16 << 20  # a request body (JSON); the export bounds the images per request
 ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<verb>:predict|/metadata)?$")
 
 
@@ -41,13 +46,35 @@ def _jsonable(name: str, value: np.ndarray) -> Any:
     return value.tolist()
 
 
+def _input_tensor(key: str, given: dict, spec: tf.TensorSpec, names: list[str]) -> tf.Tensor:
+    """One input as the signature wants it, or a ValueError that says what is wrong."""
+    if key not in given:
+        raise ValueError(f"missing input {key!r}: this signature takes {', '.join(names)}")
+    try:
+        array = np.asarray(given[key], dtype=spec.dtype.as_numpy_dtype)
+    except (TypeError, ValueError):
+        raise ValueError(f"input {key!r} must hold {spec.dtype.name} values") from None
+    if not spec.shape.is_compatible_with(array.shape):
+        wanted = [-1 if d is None else d for d in spec.shape.as_list()]
+        raise ValueError(f"input {key!r} must have shape {wanted}, got {list(array.shape)}")
+    return tf.constant(array, dtype=spec.dtype)
+
+
+def _op_error_text(error: tf.errors.OpError) -> str:
+    """The message a failed graph op means for the client: an assertion's own text if any."""
+    found = re.search(r"assertion failed: \[([^\]]+)\]", error.message or "")
+    if found:
+        return found.group(1)
+    lines = [line for line in (error.message or "").splitlines() if line.strip() and "Graph execution" not in line]
+    return (lines[-1] if lines else type(error).__name__)[:200]
+
+
 class PredictServer:
     """Serve `base` (a model base path) as model `name` on 127.0.0.1:`port` (0: any free port)."""
 
     def __init__(self, base: Path, name: str = "generator", host: str = "127.0.0.1", port: int = 0):
         self.name, self.base_path = name, Path(base)
         self.version, self.model = load_latest(self.base_path)
-        self.lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -69,12 +96,19 @@ class PredictServer:
                     return self._send(404, {"error": f"Servable not found for request: {self.path}"})
                 if match["version"] and int(match["version"]) != server.version:
                     return self._send(404, {"error": f"Servable version {match['version']} not found"})
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY_BYTES:
+                    self.close_connection = True  # the body is not read
+                    limit = MAX_BODY_BYTES >> 20
+                    return self._send(413, {"error": f"request body of {length} bytes is over the {limit} MB limit"})
                 try:
-                    length = int(self.headers.get("Content-Length", 0))
                     body = json.loads(self.rfile.read(length) or b"{}")
                     self._send(200, server.predict(body))
-                except (ValueError, KeyError, TypeError, tf.errors.OpError) as error:
-                    self._send(400, {"error": str(error).splitlines()[0] if str(error) else type(error).__name__})
+                except tf.errors.OpError as error:
+                    self._send(400, {"error": _op_error_text(error)})
+                except (ValueError, KeyError, TypeError) as error:
+                    text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+                    self._send(400, {"error": str(text).splitlines()[0] if str(text) else type(error).__name__})
 
             def _send(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()
@@ -85,6 +119,7 @@ class PredictServer:
                 self.wfile.write(data)
 
         self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd.daemon_threads = True  # each request its own thread: a slow one blocks no other
         self.thread: threading.Thread | None = None
 
     @property
@@ -93,18 +128,30 @@ class PredictServer:
         return f"http://{host}:{port}"
 
     def metadata(self) -> dict:
-        """The signature shapes, in TF Serving's metadata layout (sizes only)."""
+        """The signatures in TF Serving's metadata layout: inputs and outputs (DT_* dtypes,
+        shapes, tensor names) and the method name."""
 
-        def spec_json(spec) -> dict:
-            dims = [{"size": str(-1 if d is None else d)} for d in spec.shape.as_list()]
-            return {"dtype": spec.dtype.name, "tensor_shape": {"dim": dims}, "name": spec.name}
+        def tensor_json(dtype: tf.DType, shape: tf.TensorShape, name: str) -> dict:
+            dims = [{"size": str(-1 if d is None else d), "name": ""} for d in shape.as_list()]
+            return {
+                "dtype": types_pb2.DataType.Name(dtype.as_datatype_enum),
+                "tensor_shape": {"dim": dims, "unknown_rank": False},
+                "name": name,
+            }
 
-        signatures = {
-            name: {"inputs": {key: spec_json(spec) for key, spec in function.structured_input_signature[1].items()}}
-            for name, function in self.model.signatures.items()
-        }
+        def signature_json(name: str, function) -> dict:
+            inputs = function.structured_input_signature[1]
+            outputs = function.structured_outputs
+            graph_outputs = dict(zip(sorted(outputs), function.outputs))
+            return {
+                "inputs": {key: tensor_json(s.dtype, s.shape, f"{name}_{key}:0") for key, s in inputs.items()},
+                "outputs": {key: tensor_json(s.dtype, s.shape, graph_outputs[key].name) for key, s in outputs.items()},
+                "method_name": "tensorflow/serving/predict",
+            }
+
+        signatures = {name: signature_json(name, function) for name, function in self.model.signatures.items()}
         return {
-            "model_spec": {"name": self.name, "version": str(self.version)},
+            "model_spec": {"name": self.name, "signature_name": "", "version": str(self.version)},
             "metadata": {"signature_def": {"signature_def": signatures}},
         }
 
@@ -126,16 +173,17 @@ class PredictServer:
             rows = True
         else:
             raise ValueError("Missing 'inputs' or 'instances' key")
-        tensors = {key: tf.constant(np.asarray(given[key]), dtype=spec.dtype) for key, spec in specs.items()}
-        with self.lock:
-            outputs = {key: value.numpy() for key, value in function(**tensors).items()}
+        tensors = {key: _input_tensor(key, given, spec, list(specs)) for key, spec in specs.items()}
+        outputs = {key: value.numpy() for key, value in function(**tensors).items()}
+        keys = list(outputs)
         if rows:
-            keys = list(outputs)
             if len(keys) == 1:
                 return {"predictions": _jsonable(keys[0], outputs[keys[0]])}
             count = len(next(iter(outputs.values())))
             columns = {key: _jsonable(key, value) for key, value in outputs.items()}
             return {"predictions": [{key: columns[key][i] for key in keys} for i in range(count)]}
+        if len(keys) == 1:  # one output: its value, without its name
+            return {"outputs": _jsonable(keys[0], outputs[keys[0]])}
         return {"outputs": {key: _jsonable(key, value) for key, value in outputs.items()}}
 
     def start(self) -> PredictServer:

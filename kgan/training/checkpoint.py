@@ -4,24 +4,29 @@ A checkpoint is a directory `checkpoints/step-00001234/` holding the generator, 
 discriminator and the EMA generator weights, both optimizers' variables (step count,
 moments), and `state.json` (epoch, step, seed). Randomness is a pure function of
 (seed, step) — see `data/pipeline.py` — so seed and step are the whole RNG state.
-The directory appears under its final name only once every file is written.
+The directory appears under its final name only once every file is written, and
+`state.json` records each file's size and SHA-256, so a checkpoint damaged later (a
+truncated copy, a bad disk) is recognised and skipped for the previous good one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kgan.errors import KganError
+from kgan.errors import KganError, KganWarning
 from kgan.files import atomic_directory, write_text_atomic
 from kgan.training.models import build_generator
 
 PREFIX = "step-"
+REQUIRED_FILES = ("generator.weights.h5", "discriminator.weights.h5", "optimizers.npz", "state.json")
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
@@ -43,7 +48,9 @@ def save(run_dir: Path, gan, state: dict[str, Any], keep: int = 2, protect: tupl
         arrays = {f"g/{i}": np.asarray(v) for i, v in enumerate(gan.g_optimizer.variables)}
         arrays.update({f"d/{i}": np.asarray(v) for i, v in enumerate(gan.d_optimizer.variables)})
         np.savez(tmp / "optimizers.npz", **arrays)
-        write_text_atomic(tmp / "state.json", json.dumps({**state, "saved_at": time.time()}, indent=2) + "\n")
+        files = {path.name: [path.stat().st_size, _sha256(path)] for path in sorted(tmp.iterdir())}
+        record = {**state, "saved_at": time.time(), "files": files}
+        write_text_atomic(tmp / "state.json", json.dumps(record, indent=2) + "\n")
     record = best(run_dir)
     _prune(run_dir, keep, protect=(final.name, *protect, *([record["checkpoint"]] if record else [])))
     return final
@@ -64,19 +71,29 @@ def mark_best(run_dir: Path, record: dict[str, Any]) -> None:
 
 
 def resolve(run_dir: Path, choice: str = "last") -> tuple[Path, str]:
-    """A checkpoint by name: "best", "last" or a path; returns (path, description)."""
+    """A checkpoint by name: "best", "last" or a path; returns (path, description).
+
+    A damaged best or newest checkpoint gives way to the newest good one, with a warning.
+    """
+    fallback = ""
     if choice == "best":
         record = best(run_dir)
-        if record is not None:
-            return checkpoint_dir(run_dir) / record[
-                "checkpoint"
-            ], f"best ({record['checkpoint']}, val FID {record['val_fid']:.3f})"
+        path = checkpoint_dir(run_dir) / record["checkpoint"] if record else None
+        problem = damage(path) if path else None
+        if record is not None and problem is None:
+            return path, f"best ({record['checkpoint']}, val FID {record['val_fid']:.3f})"
+        if problem:
+            fallback = f" — the best ({path.name}) is damaged, so the last good one"
+            warnings.warn(
+                f"best checkpoint {path.name} is damaged ({problem}); using the newest good one",
+                KganWarning,
+                stacklevel=2,
+            )
+        else:
+            fallback = " — no validation FID was recorded, so the last"
         choice = "last"
-        fallback = " — no validation FID was recorded, so the last"
-    else:
-        fallback = ""
     if choice == "last":
-        path = latest(run_dir)
+        path = latest_good(run_dir)
         if path is None:
             raise KganError(
                 f"run {run_dir} has no checkpoint yet: train it first (kgan train --resume --run-dir {run_dir})"
@@ -87,7 +104,60 @@ def resolve(run_dir: Path, choice: str = "last") -> tuple[Path, str]:
         raise KganError(
             f"--checkpoint {choice} is not a checkpoint folder: use best, last or a checkpoints/step-* folder"
         )
+    problem = damage(path)
+    if problem:
+        raise KganError(f"--checkpoint {choice} is damaged ({problem}): pick another, or best or last")
     return path, str(path)
+
+
+def damage(path: Path) -> str | None:
+    """What is wrong with a checkpoint folder (a file missing, truncated or altered), or None."""
+    path = Path(path)
+    try:
+        state = json.loads((path / "state.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return "state.json unreadable"
+    expected = state.get("files") or dict.fromkeys(
+        ("generator.weights.h5", "discriminator.weights.h5", "optimizers.npz")
+    )
+    for name, facts in expected.items():
+        file = path / name
+        if not file.is_file():
+            return f"{name} missing"
+        if facts is None:
+            continue  # a checkpoint from before sizes and hashes were recorded
+        size, digest = facts
+        if file.stat().st_size != size:
+            return f"{name} truncated ({file.stat().st_size} of {size} bytes)"
+        if _sha256(file) != digest:
+            return f"{name} altered (checksum differs)"
+    return None
+
+
+def latest_good(run_dir: Path) -> Path | None:
+    """The newest undamaged checkpoint; each damaged one skipped on the way is one warning."""
+    found = list_checkpoints(run_dir)
+    for index in range(len(found) - 1, -1, -1):
+        problem = damage(found[index])
+        if problem is None:
+            return found[index]
+        previous = found[index - 1].name if index else None
+        fallback = f"falling back to {previous}" if previous else "no earlier checkpoint to fall back to"
+        warnings.warn(f"checkpoint {found[index].name} is damaged ({problem}); {fallback}", KganWarning, stacklevel=2)
+    if found:
+        raise KganError(
+            f"every checkpoint of {run_dir} is damaged (see the warnings): restore one from a backup, "
+            "or start a new run"
+        )
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _prune(run_dir: Path, keep: int, protect: tuple[str, ...]) -> None:

@@ -18,8 +18,17 @@ from keras import layers
 from kgan.config import TrainConfig
 from kgan.training.norms import FusedBatchNormalization
 
-CONV_INIT = keras.initializers.RandomNormal(0.0, 0.02)
-GAMMA_INIT = keras.initializers.RandomNormal(1.0, 0.02)
+
+def conv_init() -> keras.initializers.Initializer:
+    """N(0, 0.02), as DCGAN. A new initializer per layer, made when the model is built: its
+    seed then comes from the run's seeded state (`keras.utils.set_random_seed`), so a run's
+    weights depend on its seed alone, not on when this module was imported."""
+    return keras.initializers.RandomNormal(0.0, 0.02)
+
+
+def gamma_init() -> keras.initializers.Initializer:
+    """N(1, 0.02) for normalisation scales, as DCGAN; made per layer like `conv_init`."""
+    return keras.initializers.RandomNormal(1.0, 0.02)
 
 
 def _stages(image_size: int) -> int:
@@ -36,12 +45,12 @@ def _norm(kind: str, name: str) -> layers.Layer:
     if kind == "batch":
         # PyTorch's BatchNorm defaults (momentum 0.1 there is 0.9 here), DCGAN γ init.
         return FusedBatchNormalization(
-            momentum=0.9, epsilon=1e-5, gamma_initializer=GAMMA_INIT, synchronized=_synchronized(), name=name
+            momentum=0.9, epsilon=1e-5, gamma_initializer=gamma_init(), synchronized=_synchronized(), name=name
         )
     if kind == "instance":
-        return layers.GroupNormalization(groups=-1, epsilon=1e-5, gamma_initializer=GAMMA_INIT, name=name)
+        return layers.GroupNormalization(groups=-1, epsilon=1e-5, gamma_initializer=gamma_init(), name=name)
     if kind == "layer":
-        return layers.LayerNormalization(axis=[1, 2, 3], epsilon=1e-5, gamma_initializer=GAMMA_INIT, name=name)
+        return layers.LayerNormalization(axis=[1, 2, 3], epsilon=1e-5, gamma_initializer=gamma_init(), name=name)
     return layers.Identity(name=name)
 
 
@@ -52,18 +61,18 @@ def build_generator(config: TrainConfig, name: str = "generator") -> keras.Model
     x = layers.Reshape((1, 1, config.z_dim))(z)
     width = config.g_width * 2 ** (stages - 1)
     x = layers.Conv2DTranspose(
-        width, 4, strides=1, padding="valid", use_bias=False, kernel_initializer=CONV_INIT, name="project"
+        width, 4, strides=1, padding="valid", use_bias=False, kernel_initializer=conv_init(), name="project"
     )(x)
     x = _norm("batch", "project_bn")(x)
     x = layers.ReLU()(x)
     for stage in range(1, stages):
         width //= 2
         x = layers.Conv2DTranspose(
-            width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=CONV_INIT, name=f"up{stage}"
+            width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=conv_init(), name=f"up{stage}"
         )(x)
         x = _norm("batch", f"up{stage}_bn")(x)
         x = layers.ReLU()(x)
-    x = layers.Conv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=CONV_INIT, name="to_rgb")(x)
+    x = layers.Conv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=conv_init(), name="to_rgb")(x)
     image = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(z, image, name=name)
 
@@ -72,7 +81,7 @@ def build_discriminator(config: TrainConfig, name: str = "discriminator") -> ker
     """image `[B, S, S, 3]` → logit `[B, 1]` (sigmoid applied by the loss when it is BCE)."""
     stages = _stages(config.image_size)
     image = keras.Input((config.image_size, config.image_size, 3), name="image")
-    x = layers.Conv2D(config.d_width, 4, strides=2, padding="same", kernel_initializer=CONV_INIT, name="down0")(image)
+    x = layers.Conv2D(config.d_width, 4, strides=2, padding="same", kernel_initializer=conv_init(), name="down0")(image)
     x = layers.LeakyReLU(0.2)(x)
     width = config.d_width
     for stage in range(1, stages):
@@ -83,11 +92,11 @@ def build_discriminator(config: TrainConfig, name: str = "discriminator") -> ker
             strides=2,
             padding="same",
             use_bias=config.d_norm == "none",
-            kernel_initializer=CONV_INIT,
+            kernel_initializer=conv_init(),
             name=f"down{stage}",
         )(x)
         x = _norm(config.d_norm, f"down{stage}_norm")(x)
         x = layers.LeakyReLU(0.2)(x)
-    x = layers.Conv2D(1, 4, strides=1, padding="valid", kernel_initializer=CONV_INIT, name="score")(x)
+    x = layers.Conv2D(1, 4, strides=1, padding="valid", kernel_initializer=conv_init(), name="score")(x)
     logit = layers.Flatten(dtype="float32", name="logit")(x)
     return keras.Model(image, logit, name=name)

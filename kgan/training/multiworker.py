@@ -9,15 +9,16 @@ device. The rest is the `TrainingSession` that the `fit` driver uses.
 The workers agree through the strategy's collectives alone (`cluster.Cluster`): the chief
 opens the run and sends its config, dataset reference and best record; its restored
 weights and optimizer state are broadcast; validation FID is computed by all workers
-together; a Ctrl-C on any worker stops all after the same step. Only the chief writes the
-run folder, so the others need no shared filesystem. A collective waits at most `timeout`
-seconds, so a lost worker ends the others with one clear error.
+together; a stop signal (Ctrl-C, SIGTERM, SIGHUP) on any worker stops all after the same
+step. Only the chief writes the run folder (and holds its lock), so the others need no
+shared filesystem. A collective waits at most `timeout` seconds, so a lost worker ends the
+others with one clear error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,37 +33,9 @@ from kgan.training.cluster import Cluster, cluster_role
 from kgan.training.plan import TrainResult
 from kgan.training.recorder import CHECK_EVERY
 from kgan.training.session import TrainingSession, Validator
+from kgan.training.signals import StopFlag
 
 DEFAULT_TIMEOUT = 60.0
-
-
-class _InterruptFlag:
-    """While active, Ctrl-C (SIGINT) sets a flag instead of raising in the middle of a step;
-    a second Ctrl-C raises KeyboardInterrupt at once, for a user who cannot wait."""
-
-    def __init__(self, notify: Callable[[str], None] | None = None):
-        self.raised = False
-        self._previous = None
-        self._notify = notify
-
-    def __enter__(self) -> _InterruptFlag:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        if self.raised:
-            raise KeyboardInterrupt
-        self.raised = True
-        if self._notify:
-            self._notify(
-                f"Ctrl-C: every worker stops at the next check (within {CHECK_EVERY} steps, or after the "
-                "epoch's validation FID) and the chief saves a checkpoint; Ctrl-C again quits at once"
-            )
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def _open_session(run_dir: Path, epochs: int | None, cluster: Cluster) -> tuple[TrainingSession, dict | None]:
@@ -117,10 +90,19 @@ def train_multiworker(
     score decides the best checkpoint and early stopping on every worker.
     """
     run_dir = Path(run_dir)
+    with runs.writer_lock(run_dir) if cluster_role()[2] else contextlib.nullcontext():
+        return _train(run_dir, epochs, callbacks, timeout, warn, validator)
+
+
+def _train(run_dir: Path, epochs, callbacks, timeout: float, warn, validator) -> TrainResult:
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
     strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     session = None
-    with _InterruptFlag(warn) as ctrl_c:
+    what = (
+        f"every worker stops at the next check (within {CHECK_EVERY} steps, or after the epoch's "
+        "validation FID) and the chief saves a checkpoint"
+    )
+    with StopFlag(warn, what) as ctrl_c:
         try:
             cluster = Cluster(strategy)
             session, best = _open_session(run_dir, epochs, cluster)
@@ -158,12 +140,13 @@ def train_multiworker(
     for callback in everyone:
         callback.on_train_end()
     if interrupted:
-        return session.interrupted(" on every worker (Ctrl-C on a worker)")
+        # The worker that got the signal says which; the others stop because it did.
+        return session.interrupted(ctrl_c.signum or signal.SIGINT, " on every worker")
     return session.outcome()
 
 
-def _train_epochs(session: TrainingSession, everyone: list, cluster: Cluster, ctrl_c: _InterruptFlag) -> bool:
-    """The loop every worker runs in step with the others; True when a Ctrl-C stopped it."""
+def _train_epochs(session: TrainingSession, everyone: list, cluster: Cluster, ctrl_c: StopFlag) -> bool:
+    """The loop every worker runs in step with the others; True when a stop signal ended it."""
     strategy, gan, recorder, plan = cluster.strategy, session.gan, session.recorder, session.recorder.plan
     steps_per_epoch = plan.steps_per_epoch
 

@@ -47,7 +47,10 @@ class FusedBatchNormalization(layers.BatchNormalization):
     """`keras.layers.BatchNormalization` whose training pass is one fused kernel."""
 
     def call(self, inputs, training=None, mask=None):
-        plain = not (training and self.trainable) or mask is not None or self.synchronized or self.renorm
+        # `renorm` arrived in Keras 3.13 (the newest Keras on Python 3.10 is 3.12)
+        plain = (
+            not (training and self.trainable) or mask is not None or self.synchronized or getattr(self, "renorm", False)
+        )
         if plain or not _fusable(inputs, self.axis):
             return super().call(inputs, training=training, mask=mask)
         x = tf.cast(inputs, tf.float32)

@@ -28,3 +28,4 @@ class TrainResult:
     step: int
     epoch: int
     message: str = ""
+    signum: int | None = None  # the stop signal behind an "interrupted" run

@@ -10,6 +10,7 @@ loop, because `fit` fails under MultiWorkerMirroredStrategy (keras-team/keras#20
 
 from __future__ import annotations
 
+import signal
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -23,12 +24,14 @@ from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import config_dataset, default_steps_per_epoch, load_split
 from kgan.errors import KganError
+from kgan.files import describe_os_error
 from kgan.metrics.shards import SINGLE, Shards
 from kgan.metrics.validation import make_validator
 from kgan.training import checkpoint, distribute, runtime
 from kgan.training.gan import GAN, make_optimizers
 from kgan.training.plan import Plan, TrainResult
 from kgan.training.recorder import RunRecorder
+from kgan.training.signals import raising_on_stop, signal_name
 
 Validator = Callable[[keras.Model], float]
 
@@ -98,7 +101,7 @@ class TrainingSession:
 
     def restore(self) -> int:
         """Load the newest checkpoint into the GAN, if there is one; the step it reached."""
-        last = checkpoint.latest(self.run_dir)
+        last = checkpoint.latest_good(self.run_dir)
         if last is None:
             return 0
         state = checkpoint.restore(last, self.gan)
@@ -152,15 +155,29 @@ class TrainingSession:
             self.run_dir, "finished", step, self.config.epochs, "already trained to the requested epochs"
         )
 
-    def interrupted(self, where: str = "") -> TrainResult:
+    def interrupted(self, signum: int = signal.SIGINT, where: str = "") -> TrainResult:
         """Save a checkpoint at the current step (the chief) and mark the run interrupted."""
         step, saved = self.step, ""
         if self.writes:
             path = checkpoint.save(self.run_dir, self.gan, self.recorder.state(step), keep=self.config.keep_checkpoints)
             saved = f"; checkpoint {path.name} saved"
-        self._status("interrupted", step=step)
-        return TrainResult(
-            self.run_dir, "interrupted", step, step // self.steps_per_epoch, f"interrupted at step {step}{where}{saved}"
+        self._status("interrupted", step=step, signal=signal_name(signum))
+        message = f"interrupted ({signal_name(signum)}) at step {step}{where}{saved}"
+        return TrainResult(self.run_dir, "interrupted", step, step // self.steps_per_epoch, message, signum)
+
+    def out_of_memory(self, error: Exception) -> TrainResult:
+        """One line for an allocation that failed: the step, what to lower, and a checkpoint of
+        the progress since the last one (the weights are intact; only a new tensor failed)."""
+        step, last = self.step, checkpoint.latest(self.run_dir)
+        saved = f"last checkpoint {last.name} kept" if last else "no checkpoint yet"
+        if self.writes and step > (checkpoint.read_state(last)["step"] if last else 0):
+            path = checkpoint.save(self.run_dir, self.gan, self.recorder.state(step), keep=self.config.keep_checkpoints)
+            saved = f"checkpoint {path.name} saved"
+        detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else "allocation failed"
+        return self.failed(
+            f"out of memory at step {step} ({detail}): lower --batch-size (or --fid-samples), or try "
+            f"--precision mixed_float16; {saved}, continue with --resume",
+            step,
         )
 
     def failed(self, reason: str, step: int | None = None) -> TrainResult:
@@ -199,8 +216,14 @@ def train(
     Continuing from a checkpoint at step s is exact: the weights after E epochs equal
     those of an uninterrupted run (bitwise with op determinism on CPU). `validator` scores
     the sampling generator (lower is better) every `fid_every` epochs; by default it is the
-    validation FID with the run's extractor.
+    validation FID with the run's extractor. The run is locked while it trains; Ctrl-C,
+    SIGTERM and SIGHUP save a checkpoint and end it as interrupted.
     """
+    with runs.writer_lock(run_dir), raising_on_stop():
+        return _fit(run_dir, epochs, callbacks, warn, validator)
+
+
+def _fit(run_dir: Path, epochs: int | None, callbacks, warn, validator) -> TrainResult:
     session = TrainingSession.open(run_dir, epochs=epochs)
     start_step = session.restore()
     plan = session.plan(start_step)
@@ -227,8 +250,12 @@ def train(
             first_epoch += 1
         if not session.recorder.failed and first_epoch < plan.epochs:
             fit(first_epoch, first_epoch * steps_per_epoch, plan.total_steps)
-    except KeyboardInterrupt:
+    except tf.errors.ResourceExhaustedError as error:
+        return session.out_of_memory(error)
+    except OSError as error:  # a checkpoint, grid or metrics file that could not be written
+        return session.failed(f"{describe_os_error(error)}; the last complete checkpoint is kept")
+    except KeyboardInterrupt as stop:  # Ctrl-C, or a SIGTERM/SIGHUP turned into `Stopped`
         if session.recorder.failed:
             raise
-        return session.interrupted()
+        return session.interrupted(getattr(stop, "signum", signal.SIGINT))
     return session.outcome()
