@@ -29,8 +29,8 @@ def long_run(workdir, small_dataset):
     return start_kgan(*args, "--run-dir", "run", cwd=workdir)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_and_sighup_stop_like_ctrl_c(workdir, small_dataset, signum):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_sigterm_and_sighup_save_a_checkpoint_and_resume_finishes(workdir, small_dataset, signum):
     process = long_run(workdir, small_dataset)
     try:
         wait_for_line(process, "epoch 2/5000")
@@ -39,14 +39,17 @@ def test_sigterm_and_sighup_stop_like_ctrl_c(workdir, small_dataset, signum):
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 128 + signum, err[-2000:]
-    assert f"interrupted ({signal.Signals(signum).name}) at step" in out and "kgan train --resume" in out
+    assert process.returncode == 128 + signum, err[-2000:]  # 130, 143, 129
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    assert f"interrupted ({name}) at step" in out and "kgan train --resume --run-dir run" in out
     assert "Traceback" not in err
     run = workdir / "run"
     state = json.loads((run / "run.json").read_text())
     assert state["status"] == "interrupted" and (run / "checkpoints" / f"step-{state['step']:08d}").is_dir()
+    assert all(p.name.startswith("step-") for p in (run / "checkpoints").iterdir())  # no temporary folders
     finished = kgan("train", "--resume", "--run-dir", "run", "--epochs", str(state["step"] // 5 + 1), cwd=workdir)
     assert finished.returncode == 0, finished.stderr
+    assert json.loads((run / "run.json").read_text())["status"] == "finished"
 
 
 def test_one_writer_per_run_and_a_killed_run_shows_as_died(workdir, small_dataset):

@@ -169,6 +169,14 @@ def test_output_rules(tmp_path):
         prepare(tmp_path / "missing", tmp_path / "out2")
 
 
+def send_body(handler: http.server.BaseHTTPRequestHandler, body: bytes, cut: bool) -> None:
+    """The body, or (`cut`) its first half and then a dropped connection."""
+    handler.wfile.write(body[: len(body) // 2] if cut else body)
+    if cut:
+        handler.wfile.flush()
+        handler.connection.shutdown(socket.SHUT_RDWR)
+
+
 class _RangeHandler(http.server.SimpleHTTPRequestHandler):
     """Serves files with Range support; the first full request is cut off halfway."""
 
@@ -190,13 +198,9 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         body = data[start:]
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if start == 0 and self.path not in self.cut_once:
-            self.cut_once.add(self.path)
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        self.wfile.write(body)
+        cut = start == 0 and self.path not in self.cut_once
+        self.cut_once.add(self.path)
+        send_body(self, body, cut)
 
 
 @pytest.fixture
@@ -304,12 +308,7 @@ class _ValidatingHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("ETag", etag)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if self.content.pop("cut", False):
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        self.wfile.write(body)
+        send_body(self, body, self.content.pop("cut", False))
 
 
 @pytest.fixture
