@@ -62,7 +62,7 @@ def _annotation(field: dataclasses.Field) -> Any:
             bounds["min"] = low
     help_text = meta["help"]
     if meta.get("choices") and kind is int:
-        help_text = f"{help_text.rstrip('.')} ({', '.join(map(str, meta['choices']))})."
+        help_text = f"{help_text.rstrip('.')}; one of {', '.join(map(str, meta['choices']))}."
     help_text = f"{help_text} {escape(f'[default: {shown_default(field)}]')}"
     option = typer.Option(option_name(field.name), help=help_text, show_default=False, rich_help_panel=PANEL, **bounds)
     return Annotated[kind | None, option]

@@ -71,7 +71,7 @@ class TrainConfig:
     variant: str = param("dcgan", "dcgan (Table 1) or wgangp (Table 2).", choices=VARIANTS)
     # Data
     data: str = param("synthetic", "Prepared dataset folder, or 'synthetic' (the embedded avatars).")
-    image_size: int = param(64, "Model resolution: 32, 64 (paper) or 128.", choices=IMAGE_SIZES)
+    image_size: int = param(64, "Model resolution in pixels (paper: 64).", choices=IMAGE_SIZES)
     # Architecture (pytorch/examples DCGAN layout: ngf = ndf = 64)
     z_dim: int = param(100, "Noise size (paper: 100, Gaussian).", min=1)
     g_width: int = param(64, "Generator base width (ngf).", min=1)
