@@ -79,6 +79,15 @@ def load_config(run_dir: Path) -> TrainConfig:
     return TrainConfig.load(Path(run_dir) / "config.json")
 
 
+def config_to_epochs(run_dir: Path, epochs: int | None) -> TrainConfig:
+    """The run's config, with its epoch count changed to `epochs` (and saved) when given."""
+    config = load_config(run_dir)
+    if epochs is not None and epochs != config.epochs:
+        config = config.with_overrides(epochs=epochs).validate()
+        config.save(Path(run_dir) / "config.json")
+    return config
+
+
 def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | None = None) -> Path:
     """Make a run directory holding the config and the dataset reference."""
     config.validate()

@@ -44,12 +44,8 @@ def _open_session(run_dir: Path, epochs: int | None, cluster: Cluster) -> tuple[
     Returns the session and the chief's best-by-val-FID record.
     """
     if cluster.chief:
-        config = runs.load_config(run_dir)
-        if epochs is not None and epochs != config.epochs:
-            config = config.with_overrides(epochs=epochs).validate()
-            config.save(Path(run_dir) / "config.json")
         record = {
-            "config": config.to_dict(),
+            "config": runs.config_to_epochs(run_dir, epochs).to_dict(),
             "dataset": runs.read_json(Path(run_dir) / "dataset.json") or {},
             "best": checkpoint.best(run_dir),
         }

@@ -86,11 +86,7 @@ class TrainingSession:
         cls, run_dir: Path, *, epochs: int | None = None, strategy: tf.distribute.Strategy | None = None
     ) -> TrainingSession:
         """The run in `run_dir`, its epoch count changed to `epochs` when given."""
-        run_dir = Path(run_dir)
-        config = runs.load_config(run_dir)
-        if epochs is not None and epochs != config.epochs:
-            config = config.with_overrides(epochs=epochs).validate()
-            config.save(run_dir / "config.json")
+        config = runs.config_to_epochs(run_dir, epochs)
         dataset = runs.run_dataset(run_dir)
         return cls(run_dir, config, dataset, strategy or distribute.make_strategy(config.strategy))
 
