@@ -49,7 +49,8 @@ class RunRecorder(keras.callbacks.Callback):
         self.history = runs.read_metrics(run_dir) if writes else []
         self.noise = fixed_noise(config.seed, config.sample_count, config.z_dim) if config.sample_count else None
         self.validator = validator
-        self.best = best if best is not None or not writes else checkpoint.best(run_dir)
+        # The chief reads its own best record; the other workers are given the chief's.
+        self.best = checkpoint.best(run_dir) if writes and best is None else best
         self.failed: str | None = None
         self.stopped_early: str | None = None
         self._epoch_start = time.perf_counter()
