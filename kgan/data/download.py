@@ -58,10 +58,8 @@ def download(url: str, folder: Path, progress: Progress | None = None, timeout: 
         total = have + int(length) if length is not None else None
         if not have:
             facts = {
-                "url": url,
                 "etag": _strong(response.headers.get("ETag")),
                 "last_modified": response.headers.get("Last-Modified"),
-                "length": total,
             }
             write_text_atomic(facts_file, json.dumps(facts) + "\n")
         done = _receive(response, part, have, total, progress, url)
