@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.config_options import choices
+from cli.options import Inception, Json
 from cli.ui import CountProgress, console, import_tensorflow, interactive
 from kgan.config import PRECISIONS, VARIANTS
 
@@ -28,7 +29,7 @@ def bench_everything(
     precision: Annotated[
         Precision, typer.Option(help="float32, mixed_float16 or mixed_bfloat16 (PyTorch autocasts to match).")
     ] = FLOAT32,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Both variants at 64×64: train step (kgan and the PyTorch reference), pipeline, FID features, peak RSS.
 
@@ -94,11 +95,11 @@ def bench_fid(
     features: Annotated[
         str, typer.Option(help="inception, random-inception-v3, or a model path.")
     ] = "random-inception-v3",
-    inception: Annotated[str | None, typer.Option(help="Local copy of the FID Inception module.")] = None,
+    inception: Inception = None,
     samples: Annotated[int, typer.Option(min=2, help="Generated images for the timed FID.")] = 2000,
     batch_size: Annotated[int, typer.Option(min=1, help="Extraction batch size.")] = 50,
     data: Annotated[str, typer.Option(help="Prepared dataset (its val split is the reference).")] = "synthetic",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Feature-extraction images/s and the wall time of a validation FID with cached real statistics."""
     import_tensorflow()
@@ -119,7 +120,7 @@ def bench_train(
     warmup: Annotated[int, typer.Option(min=1, help="Untimed steps first (tracing, allocation).")] = 3,
     data: Annotated[str, typer.Option(help="Prepared dataset for the pipeline figure.")] = "synthetic",
     precision: Annotated[Precision, typer.Option(help="float32, mixed_float16 or mixed_bfloat16.")] = FLOAT32,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Train-step images/s (fit and bare tf.function) and input-pipeline images/s at 64×64."""
     import_tensorflow()

@@ -60,7 +60,7 @@ def _annotation(field: dataclasses.Field) -> Any:
         low = meta.get("min") if meta.get("min") is not None else meta.get("above")
         if low is not None:
             bounds["min"] = low
-    help_text = meta["help"]
+    help_text = escape(meta["help"])
     if meta.get("choices") and kind is int:
         help_text = f"{help_text.rstrip('.')}; one of {', '.join(map(str, meta['choices']))}."
     help_text = f"{help_text} {escape(f'[default: {shown_default(field)}]')}"

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from cli.options import Json, Quiet
 from cli.ui import ByteProgress, CountProgress, console, interactive
 
 app = typer.Typer(no_args_is_help=True, help="Prepare, fetch or draw datasets.")
 
 
-def _report_ingest(dataset, report) -> None:
+def _report_ingest(dataset, report, as_json: bool) -> None:
     counts = dataset.manifest["split_counts"]
+    if as_json:
+        print(json.dumps({"path": str(dataset.folder), "split_counts": counts, **report.to_dict()}))
+        return
     console.print(
         f"prepared {dataset.folder}: {report.used} images "
         f"(train {counts['train']}, val {counts['val']}, test {counts['test']}), "
@@ -25,7 +30,13 @@ def _report_ingest(dataset, report) -> None:
 
 @app.command("prepare")
 def data_prepare(
-    source: Annotated[str, typer.Argument(help="A folder, .zip, .tar(.gz) or http(s) URL of images.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A folder, .zip, .tar(.gz) or http(s) URL of images (downloads go to ~/.cache/kgan/downloads, "
+            "or $KGAN_CACHE_DIR/downloads)."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder for the prepared dataset.")],
     size: Annotated[int, typer.Option(min=8, max=1024, help="Stored square size in pixels.")] = 96,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the random split.")] = 0,
@@ -37,12 +48,13 @@ def data_prepare(
         int, typer.Option(min=1, help="Refuse images with more pixels (decompression bombs).")
     ] = 40_000_000,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing prepared dataset at --out.")] = False,
-    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+    quiet: Quiet = False,
+    as_json: Json = False,
 ) -> None:
     """Ingest images into a prepared dataset with a seeded, content-disjoint train/val/test split."""
     from kgan.data.prepare import prepare
 
-    live = interactive(quiet)
+    live = interactive(quiet or as_json)
     with ByteProgress("download", live) as bytes_bar, CountProgress("images", live) as counter:
         dataset, report = prepare(
             source,
@@ -56,7 +68,7 @@ def data_prepare(
             download_progress=bytes_bar,
             progress=counter,
         )
-    _report_ingest(dataset, report)
+    _report_ingest(dataset, report, as_json)
 
 
 @app.command("fetch")
@@ -64,18 +76,22 @@ def data_fetch(
     name: Annotated[str, typer.Argument(help="Dataset name: anime-faces (the paper's 71,314 faces).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the prepared dataset.")],
     seed: Annotated[int, typer.Option(min=0, help="Seed of the random split.")] = 0,
+    url: Annotated[
+        str | None, typer.Option(envvar="KGAN_ANIME_FACES_URL", help="A mirror of anime-faces' file to download.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing prepared dataset at --out.")] = False,
-    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+    quiet: Quiet = False,
+    as_json: Json = False,
 ) -> None:
     """Download a known dataset (resumable), then prepare it."""
     from kgan.data.fetch import fetch
 
-    live = interactive(quiet)
+    live = interactive(quiet or as_json)
     with ByteProgress(name, live) as bytes_bar, CountProgress("images", live) as counter:
         dataset, report = fetch(
-            name, out, overwrite=overwrite, download_progress=bytes_bar, progress=counter, seed=seed
+            name, out, url=url, overwrite=overwrite, download_progress=bytes_bar, progress=counter, seed=seed
         )
-    _report_ingest(dataset, report)
+    _report_ingest(dataset, report, as_json)
 
 
 @app.command("synthetic")
@@ -85,14 +101,20 @@ def data_synthetic(
     seed: Annotated[int, typer.Option(min=0, help="Drawing and split seed.")] = 0,
     val: Annotated[int | None, typer.Option(min=0, help="Validation images (default: 10%, at most 2000).")] = None,
     test: Annotated[int | None, typer.Option(min=0, help="Test images (default: as --val).")] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+    quiet: Quiet = False,
+    as_json: Json = False,
 ) -> None:
     """Draw procedural anime-style avatars (96×96) with their attributes, as a prepared dataset."""
     from kgan.data.synthetic import write_synthetic
 
-    with CountProgress("avatars", interactive(quiet), total=count) as counter:
+    with CountProgress("avatars", interactive(quiet or as_json), total=count) as counter:
         dataset = write_synthetic(out, count, seed, val=val, test=test, progress=counter)
     counts = dataset.manifest["split_counts"]
+    if as_json:
+        kept = dataset.manifest["count"]
+        record = {"path": str(dataset.folder), "count": kept, "duplicates": count - kept, "seed": seed}
+        print(json.dumps({**record, "split_counts": counts, "attributes": str(out / "attributes.csv")}))
+        return
     console.print(
         f"drew {dataset.manifest['count']} avatars into {out} "
         f"(train {counts['train']}, val {counts['val']}, test {counts['test']}); "

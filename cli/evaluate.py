@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from cli.options import Inception, Json, RunDir
 from cli.ui import console, import_tensorflow
 
 
@@ -18,16 +18,16 @@ class Split(str, Enum):
 
 
 def fid(
-    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: the latest run).")] = None,
+    run_dir: RunDir = None,
     split: Annotated[Split, typer.Option(help="Real images to compare with.")] = Split.test,
     checkpoint: Annotated[str, typer.Option(help="best (by val FID), last, or a checkpoint folder.")] = "best",
     samples: Annotated[int | None, typer.Option(min=2, help="Images per side (default: the split's size).")] = None,
     features: Annotated[
         str | None, typer.Option(help="inception, random-inception-v3, or a model path (default: the run's).")
     ] = None,
-    inception: Annotated[str | None, typer.Option(help="Local copy of the FID Inception module.")] = None,
+    inception: Inception = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Extraction batch size.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Json = False,
 ) -> None:
     """FID and KID of a run's generator against the val or test split (TF-GAN)."""
     import_tensorflow()

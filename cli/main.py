@@ -21,7 +21,7 @@ from kgan.errors import KganError, KganWarning
 from kgan.files import describe_os_error
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Train, evaluate and serve anime-avatar GANs (DCGAN and WGAN-GP).",
@@ -80,10 +80,21 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _python_showwarning = warnings.showwarning
 
 
+def _flags_as_flags(command) -> None:
+    """Boolean flags take no value: show `--json`, not `--json <bool>` (Typer labels every type)."""
+    help_option = command.get_help_option(command.context_class(command))
+    for param in [*command.params, *([help_option] if help_option else [])]:
+        if getattr(param, "is_flag", False) and not getattr(param, "count", False):
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _flags_as_flags(sub)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; user errors become one line on stderr and exit code 2."""
     warnings.showwarning = _show_warning
     command = typer.main.get_command(app)
+    _flags_as_flags(command)
     try:
         code = command.main(args=argv, prog_name="kgan", standalone_mode=False)
     except KganError as error:

@@ -3,17 +3,19 @@ the export for TF Serving; a local REST stand-in."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from cli.options import Json, RunDir
 from cli.ui import console, import_tensorflow
 from kgan.errors import KganError
 
 
 def sample(
-    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: the latest run).")] = None,
+    run_dir: RunDir = None,
     saved_model: Annotated[Path | None, typer.Option(help="An exported generator (version or base folder).")] = None,
     server: Annotated[str | None, typer.Option(help="TF Serving REST base URL, e.g. http://localhost:8501.")] = None,
     model: Annotated[str, typer.Option(help="Model name on the server.")] = "generator",
@@ -31,6 +33,7 @@ def sample(
     ] = None,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per server request.")] = 30.0,
     show: Annotated[bool, typer.Option(help="Also draw the grid in the terminal (truecolor half-blocks).")] = False,
+    as_json: Json = False,
 ) -> None:
     """Images from a run, an exported SavedModel or TF Serving: a grid, single files or a latent walk."""
     import_tensorflow()
@@ -51,10 +54,14 @@ def sample(
         default_seed = runs.load_config(target).seed
         source = samplers.from_run(target, checkpoint)
     seed = default_seed if seed is None else seed
+    facts = {"seed": seed, "source": source.kind, "description": source.description, "checkpoint": source.checkpoint}
     if interpolate:
         ends = fixed_noise(seed, 1, source.z_dim), fixed_noise(seed + 1, 1, source.z_dim)
         frames = source(samplers.slerp(ends[0][0], ends[1][0], interpolate))
         save_strip_or_gif(out, frames)
+        if as_json:
+            print(json.dumps({**facts, "path": str(out), "frames": interpolate, "seed_end": seed + 1}))
+            return
         console.print(
             f"wrote a {interpolate}-frame latent walk (seed {seed} → {seed + 1}) from {source.description} to {out}"
         )
@@ -68,6 +75,9 @@ def sample(
         console.print(half_blocks(grid, width=min(console.width, 96)))
     if individual:
         save_individual(individual, images)
+    if as_json:
+        print(json.dumps({**facts, "path": str(out), "n": n, "individual": str(individual) if individual else None}))
+        return
     console.print(
         f"wrote {n} samples (seed {seed}) from {source.description} to {out}"
         + (f" and {individual}/" if individual else "")
@@ -75,21 +85,28 @@ def sample(
 
 
 def export(
-    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: the latest run).")] = None,
+    run_dir: RunDir = None,
     out: Annotated[Path, typer.Option(help="TF Serving model base path.")] = Path("saved_models/generator"),
     version: Annotated[int | None, typer.Option(min=1, help="Version number (default: the next one).")] = None,
     checkpoint: Annotated[str, typer.Option(help="best (by val FID), last, or a checkpoint folder.")] = "best",
     max_images: Annotated[
         int, typer.Option(min=1, help="Images per request the signatures accept (a bound on a server's memory).")
     ] = 1024,
+    as_json: Json = False,
 ) -> None:
     """Export the generator as a SavedModel for TF Serving (OUT/<version>/saved_model.pb)."""
     import_tensorflow()
     from kgan import runs
-    from kgan.serving.export import export_run
+    from kgan.serving.export import export_run, signatures
 
     target = runs.resolve_run(run_dir)
     path, description = export_run(target, out, version, checkpoint, max_images)
+    if as_json:
+        config = runs.load_config(target)
+        record = {"path": str(path), "version": int(path.name), "run": str(target), "checkpoint": description}
+        record.update(max_images=max_images, signatures=signatures(config.z_dim, config.image_size))
+        print(json.dumps(record))
+        return
     console.print(
         f"exported {target.name} ({description}) to {path}; serve it with TF Serving "
         f"(model base path {Path(out).resolve()}) or `kgan serve --model-base-path {out}`"

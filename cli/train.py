@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,13 +9,13 @@ from typing import Annotated, Any
 import typer
 
 from cli.config_options import choices, with_hyperparameters
+from cli.options import RUNS_DIR_ENV, WORKER_TIMEOUT_ENV
 from cli.ui import CountProgress, console, import_tensorflow, interactive, warn
 from kgan.config import PRESETS, TrainConfig, read_config_file
 from kgan.errors import KganError
 
 Preset = choices("Preset", tuple(PRESETS))
 PAPER = Preset("paper")
-WORKER_TIMEOUT_ENV = "KGAN_WORKER_TIMEOUT"
 
 EXAMPLES = """
 
@@ -43,7 +42,9 @@ Examples:
 
 @with_hyperparameters
 def train(
-    run_dir: Annotated[Path | None, typer.Option(help="Run folder (default: a new one under runs/).")] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option(help=f"Run folder (default: a new one under runs/, or under ${RUNS_DIR_ENV}).")
+    ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run (latest, or --run-dir) from its last checkpoint.")
     ] = False,
@@ -55,6 +56,12 @@ def train(
         bool, typer.Option("--dry-run", help="Print the resolved config as TOML (what --config reads) and exit.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="Plain log lines instead of the live dashboard.")] = False,
+    worker_timeout: Annotated[
+        float,
+        typer.Option(
+            min=1, envvar=WORKER_TIMEOUT_ENV, help="--strategy multiworker: seconds to wait for the other workers."
+        ),
+    ] = 60.0,
     hyperparameters: dict[str, Any] | None = None,
 ) -> None:
     """Train a GAN (new run, or --resume), writing checkpoints, samples and metrics to the run folder.
@@ -68,7 +75,7 @@ def train(
     import_tensorflow()
 
     if flags["strategy"] == "multiworker" or (resume and _recorded_strategy(run_dir) == "multiworker"):
-        _train_as_worker(run_dir, flags, config, preset, resume, quiet)
+        _train_as_worker(run_dir, flags, config, preset, resume, quiet, worker_timeout)
         return
     if resume:
         target = _check_resume(run_dir, flags, config, preset)
@@ -142,7 +149,9 @@ def _run(target: Path, epochs: int | None, quiet: bool) -> None:
     _report(result, target)
 
 
-def _train_as_worker(run_dir: Path | None, flags: dict, config: Path | None, preset, resume: bool, quiet: bool) -> None:
+def _train_as_worker(
+    run_dir: Path | None, flags: dict, config: Path | None, preset, resume: bool, quiet: bool, timeout: float
+) -> None:
     """One worker of a cluster: the chief creates or resumes the run in --run-dir; the
     others take it from the chief over the network (their --run-dir is never written)."""
     from cli.train_view import TrainingDisplay
@@ -158,7 +167,6 @@ def _train_as_worker(run_dir: Path | None, flags: dict, config: Path | None, pre
         else:
             _new_run(flags, config, preset, run_dir, quiet)
     display = TrainingDisplay(interactive(quiet), run_name=run_dir.name)
-    timeout = float(os.environ.get(WORKER_TIMEOUT_ENV, "60"))
     try:
         result = train_multiworker(run_dir, epochs=flags["epochs"], callbacks=[display], timeout=timeout, warn=warn)
     finally:

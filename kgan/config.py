@@ -70,7 +70,10 @@ class TrainConfig:
 
     variant: str = param("dcgan", "dcgan (Table 1) or wgangp (Table 2).", choices=VARIANTS)
     # Data
-    data: str = param("synthetic", "Prepared dataset folder, or 'synthetic' (the embedded avatars).")
+    data: str = param(
+        "synthetic",
+        "Prepared dataset folder, or 'synthetic' (the embedded avatars, cached in ~/.cache/kgan or $KGAN_CACHE_DIR).",
+    )
     image_size: int = param(64, "Model resolution in pixels (paper: 64).", choices=IMAGE_SIZES)
     # Architecture (pytorch/examples DCGAN layout: ngf = ndf = 64)
     z_dim: int = param(100, "Noise size (paper: 100, Gaussian).", min=1)
@@ -96,7 +99,10 @@ class TrainConfig:
     fid_samples: int = param(2000, "Images per validation FID (paper: 2000).", min=2)
     patience: int = param(10, "Early stop after N epochs without a better val FID (0: never).", min=0)
     features: str = param("inception", "FID features: inception, random-inception-v3, or a model path.")
-    inception: str = param("", "Local copy of the FID Inception module (else $KGAN_INCEPTION, else TF Hub).")
+    inception: str = param(
+        "",
+        "Local copy of the FID Inception module [env var: KGAN_INCEPTION; else TF Hub's, cached in $TFHUB_CACHE_DIR].",
+    )
     # Hardware: numeric precision, XLA, and how to spread over devices
     precision: str = param("float32", "float32, mixed_float16 or mixed_bfloat16.", choices=PRECISIONS)
     jit_compile: str = param("auto", "XLA: on, off, or auto (Keras decides: off on CPU).", choices=JIT_MODES)

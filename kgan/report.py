@@ -47,7 +47,10 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
 
 
 def list_runs(root: Path | None = None) -> list[dict[str, Any]]:
+    """The summaries of the runs in `root` (default: the runs folder); `root` may be one run."""
     root = Path(root or runs.runs_root())
+    if (root / "config.json").is_file():
+        return [run_summary(root)]
     if not root.is_dir():
         return []
     return [run_summary(p.parent) for p in sorted(root.glob("*/config.json"))]

@@ -15,17 +15,18 @@ ANIME_FACES_URL = "https://drive.google.com/uc?id=1IGrTr308mGAaCKotpkkm8wTKlWs9J
 KNOWN = {"anime-faces": ANIME_FACES_URL}
 
 
-def dataset_url(name: str) -> str:
-    """The download address of a named dataset; KGAN_<NAME>_URL points at a mirror."""
+def dataset_url(name: str, mirror: str | None = None) -> str:
+    """The download address of a named dataset: a mirror if given (or in KGAN_<NAME>_URL), else the known one."""
     if name not in KNOWN:
         raise KganError(f"unknown dataset {name!r}: known datasets are {', '.join(KNOWN)}")
-    return os.environ.get(f"KGAN_{name.upper().replace('-', '_')}_URL") or KNOWN[name]
+    return mirror or os.environ.get(f"KGAN_{name.upper().replace('-', '_')}_URL") or KNOWN[name]
 
 
 def fetch(
     name: str,
     out: Path,
     *,
+    url: str | None = None,
     overwrite: bool = False,
     download_progress: Callable[[int, int | None], None] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -36,7 +37,7 @@ def fetch(
     import requests
 
     network_errors = (OSError, requests.RequestException, gdown.exceptions.DownloadError)
-    url = dataset_url(name)
+    url = dataset_url(name, url)
     check_output(Path(out), overwrite)
     folder = cache_dir() / "downloads"
     folder.mkdir(parents=True, exist_ok=True)

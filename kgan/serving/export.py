@@ -79,6 +79,19 @@ def build_archive(generator: keras.Model, z_dim: int, max_images: int = MAX_IMAG
     return archive
 
 
+def signatures(z_dim: int, image_size: int) -> dict[str, dict[str, dict[str, list]]]:
+    """What `build_archive` serves, as `saved_model_cli show` lists it: per signature, each
+    input and output's dtype and shape (-1: any count)."""
+    images = {"images": ["DT_UINT8", [-1, image_size, image_size, 3]]}
+    images["images_float"] = ["DT_FLOAT", [-1, image_size, image_size, 3]]
+    count_and_seed = {"n": ["DT_INT32", []], "seed": ["DT_INT32", []]}
+    return {
+        "serving_default": {"inputs": {"z": ["DT_FLOAT", [-1, z_dim]]}, "outputs": images},
+        "sample": {"inputs": count_and_seed, "outputs": images},
+        "png": {"inputs": count_and_seed, "outputs": {"png_bytes": ["DT_STRING", [-1]]}},
+    }
+
+
 def export_run(
     run_dir: Path,
     out: Path = DEFAULT_OUT,

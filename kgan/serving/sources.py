@@ -29,6 +29,8 @@ class ImageSource:
     description: str
     z_dim: int
     make: Callable[[np.ndarray], np.ndarray]  # z [N, z_dim] → uint8 [N, H, W, 3]
+    kind: str = "run"  # run, saved_model or server
+    checkpoint: str | None = None  # a run's checkpoint, as chosen (e.g. "best (step-…)")
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.make(z)
@@ -38,7 +40,11 @@ def from_run(run_dir: Path, checkpoint_choice: str = "last") -> ImageSource:
     config = runs.load_config(run_dir)
     path, description = checkpoint.resolve(run_dir, checkpoint_choice)
     generator = checkpoint.load_generator(path, config)
-    return ImageSource(f"{Path(run_dir).name}/{description}", config.z_dim, lambda z: generate(generator, z))
+
+    def make(z: np.ndarray) -> np.ndarray:
+        return generate(generator, z)
+
+    return ImageSource(f"{Path(run_dir).name}/{description}", config.z_dim, make, "run", description)
 
 
 def from_saved_model(path: Path) -> ImageSource:
@@ -65,7 +71,7 @@ def from_saved_model(path: Path) -> ImageSource:
         parts = [function(z=tf.constant(z[i : i + batch_size]))["images"].numpy() for i in range(0, len(z), batch_size)]
         return np.concatenate(parts)
 
-    return ImageSource(str(path), int(spec.shape[1]), make)
+    return ImageSource(str(path), int(spec.shape[1]), make, "saved_model")
 
 
 def from_server(server: str, model: str, timeout: float = 30.0) -> ImageSource:
@@ -79,7 +85,11 @@ def from_server(server: str, model: str, timeout: float = 30.0) -> ImageSource:
         z_dim = int(inputs["z"]["tensor_shape"]["dim"][1]["size"])
     except (urllib.error.URLError, OSError, KeyError, ValueError, TypeError, IndexError):
         pass  # metadata is optional; the predict call reports real problems
-    return ImageSource(f"{model} at {server}", z_dim, lambda z: generate_remote(server, model, z, timeout=timeout))
+
+    def make(z: np.ndarray) -> np.ndarray:
+        return generate_remote(server, model, z, timeout=timeout)
+
+    return ImageSource(f"{model} at {server}", z_dim, make, "server")
 
 
 def slerp(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:

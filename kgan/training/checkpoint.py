@@ -23,7 +23,6 @@ import numpy as np
 
 from kgan.errors import KganError, KganWarning
 from kgan.files import atomic_directory, write_text_atomic
-from kgan.training.models import build_generator
 
 PREFIX = "step-"
 REQUIRED_FILES = ("generator.weights.h5", "discriminator.weights.h5", "optimizers.npz", "state.json")
@@ -224,6 +223,8 @@ def _assign(variables, arrays, prefix: str) -> None:
 
 def load_generator(path: Path, config) -> Any:
     """The sampling generator of a checkpoint (EMA weights when the run kept them)."""
+    from kgan.training.models import build_generator  # here: reading records (`kgan runs`) needs no TensorFlow
+
     path = Path(path)
     generator = build_generator(config)
     ema_file = path / "ema_generator.weights.h5"
