@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,9 +28,16 @@ def fid(
     ] = None,
     inception: Inception = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Extraction batch size.")] = 50,
+    save_stats: Annotated[
+        Path | None, typer.Option(help="Also write the split's statistics here (.npz, pytorch-fid's mu/sigma).")
+    ] = None,
+    ref_stats: Annotated[
+        Path | None,
+        typer.Option(help="Score against these statistics (.npz from pytorch-fid or kgan) instead of the split."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """FID and KID of a run's generator against the val or test split (TF-GAN)."""
+    """FID, KID, precision and recall of a run's generator against the val or test split (TF-GAN)."""
     import_tensorflow()
     from rich.table import Table
 
@@ -45,6 +53,8 @@ def fid(
         features=features,
         inception=inception,
         batch_size=batch_size,
+        save_stats=save_stats,
+        ref_stats=ref_stats,
     )
     record = {**result.to_dict(), "checkpoint": description, "run": str(target)}
     if as_json:
@@ -54,11 +64,19 @@ def fid(
     table.add_column("")
     table.add_column("value", justify="right")
     table.add_row("FID", f"{result.fid:.3f}")
-    table.add_row("KID", f"{result.kid:.5f} ± {result.kid_std:.5f}")
+    if result.kid is not None:
+        table.add_row("KID", f"{result.kid:.5f} ± {result.kid_std:.5f}")
+    if result.precision is not None:
+        table.add_row("precision (k=3)", f"{result.precision:.3f}")
+        table.add_row("recall (k=3)", f"{result.recall:.3f}")
     for name in ("n_real", "n_generated", "features", "split"):
         table.add_row(name.replace("_", " "), str(record[name]))
     table.add_row("checkpoint", description)
     console.print(table)
+    if save_stats:
+        console.print(f"wrote the {split.value} split's statistics to {save_stats} (pytorch-fid's format)")
+    if ref_stats:
+        console.print(f"scored against {ref_stats}: KID, precision and recall need the real features, not shown")
     if result.rank_deficient:
         console.print(
             f"note: {result.n_real} images per side, fewer than the {result.dimensions} feature dimensions: the "

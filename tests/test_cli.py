@@ -166,7 +166,15 @@ def test_kgan_fid_json_and_table(workdir, small_dataset, tmp_path):
     assert "rank-deficient" in few.stdout and "same number of images" in few.stdout
     table = kgan("fid", "--features", str(model_path), "--split", "val", "--samples", "8", cwd=workdir)
     assert table.returncode == 0, table.stderr
-    assert "FID" in table.stdout and "not comparable" in table.stdout
+    assert "FID" in table.stdout and "not comparable" in table.stdout and "recall (k=3)" in table.stdout
+    saved = kgan("fid", "--features", str(model_path), "--save-stats", "test.npz", "--json", cwd=workdir)
+    assert saved.returncode == 0, saved.stderr
+    scored = kgan("fid", "--features", str(model_path), "--ref-stats", "test.npz", "--json", cwd=workdir)
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads(scored.stdout)["fid"] == pytest.approx(json.loads(saved.stdout)["fid"], rel=1e-9)
+    (workdir / "bad.npz").write_text("not statistics")
+    bad = kgan("fid", "--features", str(model_path), "--ref-stats", "bad.npz", cwd=workdir)
+    assert_one_line_error(bad, "not an FID statistics file")
     assert_one_line_error(kgan("fid", "--checkpoint", "nowhere", cwd=workdir), "--checkpoint")
     offline = kgan("fid", "--inception", str(tmp_path / "missing"), cwd=workdir)
     assert_one_line_error(offline, "does not exist")

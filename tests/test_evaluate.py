@@ -142,8 +142,20 @@ def test_real_validation_fid_in_training_and_kgan_fid(feature_model, small_datas
     assert result.kid is not None and not result.comparable
     logged = [json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines()]
     assert logged[-1]["fid"] == pytest.approx(result.fid)
+    assert 0 <= result.precision <= 1 and 0 <= result.recall <= 1
     last, description = evaluate_run(run_dir, split="val", checkpoint_choice="last", samples=10)
     assert description.startswith("last") and last.n_generated == 10
+
+    # pytorch-fid's statistics format: written from the split, read back as the reference
+    saved, _ = evaluate_run(run_dir, split="val", save_stats=tmp_path / "val.npz")
+    with np.load(tmp_path / "val.npz") as stats:
+        assert stats["mu"].shape == (16,) and stats["sigma"].shape == (16, 16) and int(stats["count"]) == 20
+    scored, _ = evaluate_run(run_dir, split="val", ref_stats=tmp_path / "val.npz")
+    assert scored.fid == pytest.approx(saved.fid, rel=1e-9) and scored.n_real == scored.n_generated == 20
+    assert scored.kid is None and scored.precision is None and scored.split == str(tmp_path / "val.npz")
+    np.savez(tmp_path / "wide.npz", mu=np.zeros(8), sigma=np.eye(8))
+    with pytest.raises(KganError, match="8-dimensional"):
+        evaluate_run(run_dir, ref_stats=tmp_path / "wide.npz")
 
 
 @pytest.mark.slow

@@ -133,7 +133,7 @@ def bench_fid(
         image_size=config.image_size,
         z_dim=config.z_dim,
         samples=samples,
-        with_kid=False,
+        secondary=False,
         batch_size=batch_size,
     )
     return {

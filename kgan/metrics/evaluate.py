@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ import numpy as np
 
 from kgan import runs
 from kgan.data.dataset import PreparedDataset
-from kgan.errors import KganError
+from kgan.errors import KganError, KganWarning
 from kgan.metrics.features import FeatureExtractor, load_extractor
 from kgan.metrics.fid import Statistics, fid_from_statistics, kid
+from kgan.metrics.precision_recall import K, precision_recall
 from kgan.metrics.reference import real_features
 from kgan.metrics.shards import SINGLE, Shards
+from kgan.metrics.stats_file import load_statistics, save_statistics
 from kgan.sampling import fixed_noise
 from kgan.training import checkpoint
 
@@ -42,6 +45,8 @@ class FidResult:
     # singular, so the FID depends on the sample count more than usual; compare only equal counts.
     rank_deficient: bool = False
     dimensions: int = 0  # of the feature vectors
+    precision: float | None = None  # Kynkäänniemi et al. 2019, k = 3: generated inside the real manifold
+    recall: float | None = None  # real inside the generated manifold
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -67,6 +72,29 @@ def generated_features(
     return shards.combine(extractor.extract(batches), count)
 
 
+def real_side(
+    dataset: PreparedDataset,
+    split: str,
+    image_size: int,
+    extractor: FeatureExtractor,
+    samples: int | None = None,
+    batch_size: int = 50,
+    shards: Shards = SINGLE,
+) -> tuple[np.ndarray, Statistics]:
+    """The real features of a split and their statistics: the whole split, or its first `samples`."""
+    if samples is not None and samples < 2:
+        raise KganError(f"--samples must be at least 2, got {samples}")
+    real, stats = real_features(dataset, split, image_size, extractor, batch_size, shards)
+    if len(real) < 2:
+        raise KganError(
+            f"the {split} split has {len(real)} images: FID needs at least 2 (prepare with a larger --{split})"
+        )
+    if samples is not None and samples < len(real):
+        real = real[:samples]
+        stats = Statistics.of(real)
+    return real, stats
+
+
 def evaluate(
     generator,
     dataset: PreparedDataset,
@@ -77,37 +105,49 @@ def evaluate(
     z_dim: int,
     samples: int | None = None,
     seed: int = 0,
-    with_kid: bool = True,
+    secondary: bool = True,
     batch_size: int = 50,
     shards: Shards = SINGLE,
+    reference: Statistics | None = None,
 ) -> FidResult:
-    """FID (and KID ± std) of `generator` against `split`, equal counts on both sides."""
-    if samples is not None and samples < 2:
-        raise KganError(f"--samples must be at least 2, got {samples}")
-    real, real_stats = real_features(dataset, split, image_size, extractor, batch_size, shards)
-    count = len(real) if samples is None else min(samples, len(real))
-    if count < 2:
-        raise KganError(
-            f"the {split} split has {len(real)} images: FID needs at least 2 (prepare with a larger --{split})"
-        )
-    if count < len(real):
-        real = real[:count]
-        real_stats = Statistics.of(real)
+    """FID of `generator` against `split`, equal counts on both sides, and with `secondary`
+    KID ± std, precision and recall. Against `reference` statistics (a file's) instead of
+    the split, only the FID: the others need the real features themselves."""
+    if reference is None:
+        real, real_stats = real_side(dataset, split, image_size, extractor, samples, batch_size, shards)
+        count = len(real)
+    else:
+        real, real_stats = None, reference
+        count = samples or reference.count
+        if count < 2:
+            raise KganError("the reference statistics do not say their image count: give --samples")
     generated = generated_features(generator, extractor, count, z_dim, seed, batch_size, shards)
+    dimensions = generated.shape[1]
+    if len(real_stats.mean) != dimensions:
+        raise KganError(
+            f"the reference statistics are {len(real_stats.mean)}-dimensional but {extractor.name} gives "
+            f"{dimensions}: use statistics of the same features (2048 for the FID Inception)"
+        )
     value = fid_from_statistics(real_stats, Statistics.of(generated))
-    kid_value, kid_std = kid(real, generated) if with_kid else (None, None)
-    rank_deficient = count <= real.shape[1]  # n samples give a covariance of rank at most n − 1
+    kid_value = kid_std = precision = recall = None
+    if secondary and real is not None:
+        kid_value, kid_std = kid(real, generated)
+        if count > K:  # each vector needs k neighbours besides itself
+            precision, recall = precision_recall(real, generated)
+    rank_deficient = min(count, real_stats.count or count) <= dimensions  # n samples: covariance rank ≤ n − 1
     return FidResult(
         value,
         kid_value,
         kid_std,
-        count,
+        len(real) if real is not None else real_stats.count,
         count,
         extractor.name,
         extractor.comparable,
         split,
         rank_deficient,
-        real.shape[1],
+        dimensions,
+        precision,
+        recall,
     )
 
 
@@ -120,26 +160,44 @@ def evaluate_run(
     features: str | None = None,
     inception: str | None = None,
     batch_size: int = 50,
+    save_stats: Path | None = None,
+    ref_stats: Path | None = None,
 ) -> tuple[FidResult, str]:
-    """FID/KID of a run's checkpoint on a split; the result is appended to evaluations.jsonl."""
+    """FID/KID/precision/recall of a run's checkpoint on a split (or against `ref_stats`, a
+    statistics file); `save_stats` also writes the split's statistics in pytorch-fid's format.
+    The result is appended to evaluations.jsonl."""
     run_dir = Path(run_dir)
     config = runs.load_config(run_dir)
     path, description = checkpoint.resolve(run_dir, checkpoint_choice)
     dataset = runs.run_dataset(run_dir)
     if split not in ("val", "test", "train"):
         raise KganError(f"--split must be val or test, got {split!r}")
+    reference = None
+    if ref_stats is not None:
+        reference, computed_on = load_statistics(ref_stats)
+        samples = samples or reference.count or dataset.manifest["split_counts"][split]  # as many as it had
     extractor = load_extractor(features or config.features, inception or config.inception or None)
+    if ref_stats is not None and computed_on not in (None, extractor.name):
+        warnings.warn(
+            f"--ref-stats {ref_stats} was computed on {computed_on}, scored here with {extractor.name}",
+            KganWarning,
+            stacklevel=2,
+        )
+    if save_stats is not None:
+        _, real_stats = real_side(dataset, split, config.image_size, extractor, samples, batch_size)
+        save_statistics(save_stats, real_stats, extractor.name)
     generator = checkpoint.load_generator(path, config)
     result = evaluate(
         generator,
         dataset,
         extractor,
-        split=split,
+        split=split if reference is None else str(ref_stats),
         image_size=config.image_size,
         z_dim=config.z_dim,
         samples=samples,
         seed=config.seed,
         batch_size=batch_size,
+        reference=reference,
     )
     record = {**result.to_dict(), "checkpoint": description, "time": time.time()}
     with open(run_dir / "evaluations.jsonl", "a") as log:

@@ -39,7 +39,7 @@ class ValidationFID:
             z_dim=self.config.z_dim,
             samples=self.config.fid_samples,
             seed=self.config.seed,
-            with_kid=False,
+            secondary=False,
             shards=self.shards,
         )
         return result.fid
