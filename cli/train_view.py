@@ -16,7 +16,7 @@ from rich.console import Console, Group
 from rich.layout import Layout
 from rich.live import Live
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -31,6 +31,11 @@ MIN_LEFT_WIDTH = 56  # the losses table with its sparklines
 
 def format_logs(logs: dict | None) -> str:
     return " ".join(f"{key}={float(logs[key]):.4f}" for key in METRIC_NAMES if logs and key in logs)
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds + 0.5), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
 
 
 def sparkline(values: list[float], width: int = 24) -> str:
@@ -62,26 +67,31 @@ class TrainingDisplay(keras.callbacks.Callback):
         self._epoch_start = time.perf_counter()
         self._steps = 0
         self._speed = 0.0
+        self.fid_off: str | None = None  # why validation FID is off, when it is
+        self._epoch_seconds: list[float] = []  # wall time of each epoch finished here, FID included
 
     # ---- hooks from kgan.train ------------------------------------------------------
 
     def on_plan(self, plan, config) -> None:
         self.plan, self.config = plan, config
+        self.fid_off = None if config.fid_every else "--fid-every 0"  # known before the validator is made
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
+            TextColumn("eta {task.fields[eta]}"),
             console=console,
         )
         start_epoch, offset = divmod(plan.start_step, plan.steps_per_epoch)
-        self.epoch_task = self.progress.add_task("epochs", total=plan.epochs, completed=start_epoch)
-        self.step_task = self.progress.add_task("steps ", total=plan.steps_per_epoch, completed=offset)
+        self.epoch_task = self.progress.add_task("epochs", total=plan.epochs, completed=start_epoch, eta="–")
+        self.step_task = self.progress.add_task("steps ", total=plan.steps_per_epoch, completed=offset, eta="–")
         if self.live_mode:
             self.live = Live(self.render(), console=self.console, refresh_per_second=4, transient=False)
             self.live.start()
+
+    def on_validation(self, off: str | None) -> None:
+        self.fid_off = off
 
     def on_record(self, row: dict, grid: np.ndarray | None, best: dict | None) -> None:
         self.history.append(row)
@@ -111,14 +121,25 @@ class TrainingDisplay(keras.callbacks.Callback):
         if logs:  # the multi-worker loop passes losses only every few steps
             self.batch_logs = {k: float(v) for k, v in logs.items() if k in METRIC_NAMES}
         self.progress.update(self.step_task, advance=1)
+        task = self.progress.tasks[self.step_task]
+        self.progress.update(self.step_task, eta=_clock((task.total - task.completed) * seconds / self._steps))
+        if self._epoch_seconds:  # the epochs' ETA: what this epoch has left, then whole epochs as measured
+            epochs_after = self.plan.epochs - self.progress.tasks[self.epoch_task].completed - 1
+            left = (task.total - task.completed) * seconds / self._steps
+            eta = left + max(epochs_after, 0) * sum(self._epoch_seconds) / len(self._epoch_seconds)
+            self.progress.update(self.epoch_task, eta=_clock(eta))
         if self.live:
             self.live.update(self.render())
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._epoch_start
         speed = self._steps * self.plan.images_per_step / seconds if seconds > 0 else 0.0
+        self._epoch_seconds.append(seconds)
         if self.live_mode:
             self.progress.update(self.epoch_task, completed=epoch + 1)
+            epochs_left = self.plan.epochs - (epoch + 1)
+            mean = sum(self._epoch_seconds) / len(self._epoch_seconds)
+            self.progress.update(self.epoch_task, eta=_clock(epochs_left * mean))
             if self.live:
                 self.live.update(self.render())
             return
@@ -157,11 +178,7 @@ class TrainingDisplay(keras.callbacks.Callback):
     def fid_panel(self, lines_available: int = 8) -> Panel:
         fids = [(r["epoch"], r["val_fid"]) for r in self.history if isinstance(r.get("val_fid"), int | float)]
         if not fids:
-            every = getattr(self.config, "fid_every", 0)
-            return Panel(
-                Text("validation FID off" if not every else "waiting for the first validation FID"),
-                title="validation FID",
-            )
+            return Panel(Text("waiting for the first validation FID"), title="validation FID")
         lines = Text()
         lines.append(sparkline([v for _, v in fids]) + "\n")
         shown = max(1, min(6, lines_available - 2))  # the sparkline and the patience line come first
@@ -189,11 +206,14 @@ class TrainingDisplay(keras.callbacks.Callback):
         width, height = self.console.size
         warning_lines = min(len(self.warnings) or 1, 2 if height < 30 else 4)
         left = Layout(name="left")
-        left.split_column(
-            Layout(Panel(self.losses_table(), title="losses"), size=len(METRIC_NAMES) + 3),
-            Layout(self.fid_panel(height - 3 - (len(METRIC_NAMES) + 3) - (warning_lines + 2) - 2), name="fid"),
-            Layout(Panel(warnings, title="warnings"), size=warning_lines + 2),
-        )
+        losses = Layout(Panel(self.losses_table(), title="losses"), size=len(METRIC_NAMES) + 3)
+        warnings_panel = Layout(Panel(warnings, title="warnings"), size=warning_lines + 2)
+        if self.fid_off:  # one line saying why, instead of a panel waiting for nothing
+            off = Text(f" validation FID off: {self.fid_off}", style="dim")
+            left.split_column(losses, Layout(off, name="fid", size=1), warnings_panel, Layout(Text(" ")))
+        else:
+            fid = self.fid_panel(height - 3 - (len(METRIC_NAMES) + 3) - (warning_lines + 2) - 2)
+            left.split_column(losses, Layout(fid, name="fid"), warnings_panel)
         grid_width = min(GRID_WIDTH, 2 * (height - 5), width - 4 - MIN_LEFT_WIDTH) // 2 * 2
         if grid_width < 24:  # narrower, an 8×8 grid of faces is a blur
             layout["body"].update(left)

@@ -116,6 +116,10 @@ class TrainConfig:
     deterministic: bool = param(False, "Deterministic ops (bitwise-reproducible on CPU).")
     sample_count: int = param(64, "Images in the fixed-noise grid written every epoch (0: none).", min=0)
     keep_checkpoints: int = param(2, "Newest checkpoints kept (the best is always kept).", min=0)
+    checkpoint_every: int = param(
+        0, "Also a checkpoint every N steps within an epoch, so a crash loses at most N (0: at epoch ends).", min=0
+    )
+    log_every: int = param(50, "TensorBoard step scalars every N steps, besides each epoch's (0: off).", min=0)
 
     @classmethod
     def for_variant(cls, variant: str) -> TrainConfig:

@@ -42,8 +42,16 @@ def grid_shape(count: int) -> tuple[int, int]:
     return math.ceil(count / columns), columns
 
 
-def image_grid(images: np.ndarray, padding: int = 2) -> np.ndarray:
-    """Tile `[N, H, W, 3]` uint8 images into one image with a white border between them."""
+MIN_TILE = 64  # pixels: smaller tiles are enlarged in grids so that faces can be seen
+
+
+def image_grid(images: np.ndarray, padding: int = 2, min_tile: int = MIN_TILE) -> np.ndarray:
+    """Tile `[N, H, W, 3]` uint8 images into one image with a white border between them;
+    tiles under `min_tile` pixels are enlarged by a whole factor, nearest neighbour (every
+    generated pixel stays one visible block, nothing is smoothed)."""
+    factor = -(-min_tile // min(images.shape[1:3])) if min(images.shape[1:3]) < min_tile else 1
+    if factor > 1:
+        images = images.repeat(factor, axis=1).repeat(factor, axis=2)
     count, height, width, _ = images.shape
     rows, columns = grid_shape(count)
     grid = np.full((rows * (height + padding) + padding, columns * (width + padding) + padding, 3), 255, np.uint8)

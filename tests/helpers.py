@@ -37,6 +37,20 @@ def tiny_config(**overrides) -> TrainConfig:
     return TrainConfig.for_variant(variant).with_overrides(**values).validate()
 
 
+def final_weights(run_dir: Path) -> list:
+    """The newest checkpoint's weights and optimizer state of a run, as arrays (for "same run" checks)."""
+    import numpy as np
+
+    from kgan import runs
+    from kgan.training import checkpoint
+    from kgan.training.session import build_gan
+
+    gan = build_gan(runs.load_config(run_dir))
+    checkpoint.restore(checkpoint.latest(run_dir), gan)
+    arrays = gan.generator.get_weights() + gan.discriminator.get_weights()
+    return arrays + [np.asarray(v) for v in gan.g_optimizer.variables + gan.d_optimizer.variables]
+
+
 def python_env(**extra: str) -> dict[str, str]:
     """The environment of a child Python that imports this checkout."""
     return {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra}

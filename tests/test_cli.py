@@ -49,7 +49,7 @@ def test_data_train_sample_end_to_end(workdir):
     sampled = kgan("sample", "--n", "10", "--out", str(out), "--seed", "2", cwd=workdir)
     assert sampled.returncode == 0, sampled.stderr
     image = np.asarray(Image.open(out))
-    assert image.shape == (3 * 34 + 2, 4 * 34 + 2, 3) and image.std() > 5
+    assert image.shape == (3 * 66 + 2, 4 * 66 + 2, 3) and image.std() > 5  # 32 px tiles shown at 64
     resumed = kgan("train", "--resume", "--epochs", "3", cwd=workdir)
     assert resumed.returncode == 0, resumed.stderr
     assert "epoch 3/3" in resumed.stdout

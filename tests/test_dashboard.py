@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from helpers import tiny_config
+from helpers import final_weights, tiny_config
 from PIL import Image
 from rich.console import Console
 
@@ -71,14 +71,55 @@ def test_sparkline_and_half_blocks():
     assert {str(span.style) for span in text.spans} == {"rgb(0,0,0) on rgb(255,255,255)"}
 
 
-def test_tensorboard_scalars_and_images(tmp_path, small_dataset):
-    run_dir = trained(tmp_path, small_dataset)
-    tags = set()
+def test_tensorboard_step_and_epoch_scalars_grids_and_hparams(tmp_path, small_dataset):
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    config = tiny_config(epochs=2, steps_per_epoch=6, log_every=4, fid_every=1, lr_g=3e-4)
+    run_dir = create_run(config, PreparedDataset(small_dataset), tmp_path / "run")
+    scores = iter((9.0, 7.0))
+    assert train(run_dir, validator=lambda generator: next(scores)).status == "finished"
+    steps, images, sessions = {}, [], []
     for event_file in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
         for event in tf.compat.v1.train.summary_iterator(str(event_file)):
-            tags.update(value.tag for value in event.summary.value)
-    for tag in ("train/d_loss", "train/g_loss", "train/d_real", "train/d_fake", "fid/val_fid", "samples/fixed_noise"):
-        assert tag in tags, tag
+            for value in event.summary.value:
+                steps.setdefault(value.tag, []).append(event.step)
+                if value.tag == "samples/fixed_noise":
+                    images.append(tf.io.decode_png(tf.make_ndarray(value.tensor)[2]).shape)
+                if value.metadata.plugin_data.plugin_name == "hparams":
+                    data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+                    sessions.append(data)
+                if value.tag == "step/lr_g":
+                    assert tf.make_ndarray(value.tensor) == np.float32(3e-4)
+    for tag in ("train/d_loss", "train/g_loss", "train/d_real", "train/d_fake", "fid/val_fid", "fid/best_val_fid"):
+        assert steps[tag] == [1, 2], tag  # per epoch
+    for tag in ("step/d_loss", "step/g_loss", "step/lr_g", "step/lr_d", "step/images_per_sec"):
+        assert steps[tag] == [4, 8, 12], tag  # every log_every steps, across the epoch boundary
+    assert images == [(2 * 66 + 2, 2 * 66 + 2, 3)] * 2  # 4 tiles of 32 px, enlarged to 64 as in the PNGs
+    started = [s.session_start_info for s in sessions if s.HasField("session_start_info")]
+    assert len(started) == 1 and started[0].hparams["lr_g"].number_value == config.lr_g
+    assert started[0].hparams["variant"].string_value == "dcgan"
+    experiment = [s.experiment for s in sessions if s.HasField("experiment")]
+    assert [m.name.tag for m in experiment[0].metric_infos] == ["fid/val_fid", "fid/best_val_fid"]
+
+
+def test_checkpoint_every_steps_bounds_what_a_crash_loses(tmp_path, small_dataset):
+    import shutil
+
+    from kgan.training import checkpoint
+
+    config = tiny_config(epochs=1, steps_per_epoch=7, checkpoint_every=3, keep_checkpoints=10)
+    run_dir = create_run(config, PreparedDataset(small_dataset), tmp_path / "run")
+    assert train(run_dir).status == "finished"
+    saved = sorted(p.name for p in checkpoint.checkpoint_dir(run_dir).glob("step-*"))
+    assert saved == [checkpoint.name_for(step) for step in (3, 6, 7)]
+    # A crash after step 6: the run continues from there and ends where it would have.
+    crashed = tmp_path / "crashed"
+    shutil.copytree(run_dir, crashed)
+    shutil.rmtree(checkpoint.checkpoint_dir(crashed) / checkpoint.name_for(7))
+    (crashed / "metrics.jsonl").unlink()
+    assert train(crashed).status == "finished"
+    for straight, resumed in zip(final_weights(run_dir), final_weights(crashed), strict=True):
+        np.testing.assert_array_equal(straight, resumed)
 
 
 def test_plots_have_the_expected_curves(tmp_path, small_dataset):

@@ -9,11 +9,7 @@ import time
 import keras
 import numpy as np
 import pytest
-from helpers import assert_one_line_error, kgan, start_kgan, wait_for_line
-
-from kgan import runs
-from kgan.training import checkpoint
-from kgan.training.session import build_gan
+from helpers import assert_one_line_error, final_weights, kgan, start_kgan, wait_for_line
 
 TINY = ["--batch-size", "8", "--image-size", "32", "--g-width", "4", "--d-width", "4", "--fid-every", "0"]
 
@@ -124,14 +120,6 @@ def test_full_disk_and_bad_paths_are_one_line_and_leave_nothing_half_written(wor
     assert_one_line_error(exported, "too large")
     assert not list((workdir / "models").glob("*")) if (workdir / "models").exists() else True
     assert kgan("train", "--resume", "--run-dir", "run", "--epochs", "2", cwd=workdir).returncode == 0
-
-
-def final_weights(run_dir) -> list[np.ndarray]:
-    config = runs.load_config(run_dir)
-    gan = build_gan(config)
-    checkpoint.restore(checkpoint.latest(run_dir), gan)
-    arrays = gan.generator.get_weights() + gan.discriminator.get_weights()
-    return arrays + [np.asarray(v) for v in gan.g_optimizer.variables + gan.d_optimizer.variables]
 
 
 def train_to_the_end(workdir, run: str, epochs: int) -> None:

@@ -57,3 +57,18 @@ def test_resize_is_antialiased():
     checker = (np.indices((96, 96)).sum(axis=0) % 2 * 255).astype(np.uint8)
     out = decode_image(encode(Image.fromarray(checker).convert("RGB")), 32)
     assert abs(float(out.mean()) - 127.5) < 10 and out.std() < 20  # averaged, not aliased
+
+
+def test_grid_enlarges_small_tiles_by_whole_factors_and_keeps_large_ones():
+    from kgan.sampling import image_grid
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    grid = image_grid(small)
+    assert grid.shape == (2 * 66 + 2, 2 * 66 + 2, 3)
+    np.testing.assert_array_equal(grid[2:66, 2:66], small[0].repeat(2, 0).repeat(2, 1))  # nearest: blocks
+    odd = rng.integers(0, 256, (1, 24, 24, 3), dtype=np.uint8)
+    assert image_grid(odd).shape == (72 + 4, 72 + 4, 3)  # ×3 reaches 64
+    large = rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(image_grid(large)[2:66, 2:66], large[0])
+    assert image_grid(small, min_tile=0).shape == (2 * 34 + 2, 2 * 34 + 2, 3)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from kgan import runs
 from kgan.config import TrainConfig
@@ -55,6 +56,10 @@ class RunRecorder(keras.callbacks.Callback):
         self.stopped_early: str | None = None
         self._epoch_start = time.perf_counter()
         self._epoch_first_step = plan.start_step
+        self._next_step = plan.start_step + 1  # the global step the next batch ends at
+        self._last_log = (plan.start_step, time.perf_counter())  # (step, time) of the last step scalars
+        if self.tensorboard and plan.start_step == 0:
+            self.tensorboard.write_hparams(config.to_dict(), Path(run_dir).name)
 
     def state(self, step: int) -> dict[str, Any]:
         return {
@@ -71,12 +76,32 @@ class RunRecorder(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch_start = time.perf_counter()
         self._epoch_first_step = self._step()
+        self._next_step = self._epoch_first_step + 1
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         # Reading the losses forces a device sync, so only every CHECK_EVERY steps; the running
         # means stay non-finite once they are, and on_epoch_end checks again before writing.
-        if (batch + 1) % CHECK_EVERY == 0:
-            self._check_finite(logs)
+        step, self._next_step = self._next_step, self._next_step + 1
+        if (batch + 1) % CHECK_EVERY == 0 and self._check_finite(logs):
+            return
+        every = self.config.log_every
+        # At each multiple of log_every; a cluster's workers give logs only every CHECK_EVERY steps,
+        # so there the first step with logs after a multiple.
+        if self.tensorboard and every and logs and step // every > self._last_log[0] // every:
+            self._log_step(step, logs)
+        every = self.config.checkpoint_every
+        within_epoch = step % self.plan.steps_per_epoch  # an epoch's end has its own checkpoint
+        if self.writes and every and step % every == 0 and within_epoch and not self._check_finite(logs):
+            checkpoint.save(self.run_dir, self.model, self.state(step), keep=self.config.keep_checkpoints)
+
+    def _log_step(self, step: int, logs: dict) -> None:
+        """Step scalars: the epoch's running means so far, learning rates, images/s since the last."""
+        now = time.perf_counter()
+        last_step, last_time = self._last_log
+        rate = (step - last_step) * self.plan.images_per_step / max(now - last_time, 1e-9)
+        rates = {"lr_g": self.model.g_optimizer.learning_rate, "lr_d": self.model.d_optimizer.learning_rate}
+        self.tensorboard.write_step(step, logs, {k: float(np.asarray(v)) for k, v in rates.items()}, rate)
+        self._last_log = (step, now)
 
     def _check_finite(self, logs: dict | None) -> bool:
         """Mark the run failed (and stop it) at the first NaN/Inf in `logs`; True when failed."""

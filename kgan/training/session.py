@@ -132,6 +132,10 @@ class TrainingSession:
         if validator is None:
             warn = warn or (lambda message: warnings.warn(message, stacklevel=2))
             validator = make_validator(self.dataset, self.config, warn, shards)
+        off = None if validator else "--fid-every 0" if not self.config.fid_every else "no feature extractor loaded"
+        for callback in callbacks:
+            if hasattr(callback, "on_validation"):
+                callback.on_validation(off)  # None: on; else why it is off
         listeners = [callback for callback in callbacks if hasattr(callback, "on_record")] if self.writes else []
         self.recorder = RunRecorder(
             self.run_dir, self.config, plan, validator=validator, listeners=listeners, writes=self.writes, best=best
