@@ -8,8 +8,12 @@ from typing import Annotated
 
 import typer
 
+from cli.config_options import choices
 from cli.options import Json, Quiet
 from cli.ui import ByteProgress, CountProgress, console, interactive
+
+ResizeFilter = choices("ResizeFilter", ("lanczos", "box", "bilinear"))
+LANCZOS = ResizeFilter("lanczos")
 
 app = typer.Typer(no_args_is_help=True, help="Prepare, fetch or draw datasets.")
 
@@ -47,6 +51,12 @@ def data_prepare(
     max_pixels: Annotated[
         int, typer.Option(min=1, help="Refuse images with more pixels (decompression bombs).")
     ] = 40_000_000,
+    resize_filter: Annotated[
+        ResizeFilter, typer.Option(help="Resampling to --size (box: StyleGAN2-ADA's choice for its FIDs).")
+    ] = LANCZOS,
+    pad: Annotated[
+        bool, typer.Option("--pad", help="Letterbox non-square images on white instead of cropping.")
+    ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing prepared dataset at --out.")] = False,
     quiet: Quiet = False,
     as_json: Json = False,
@@ -64,6 +74,8 @@ def data_prepare(
             val=val,
             test=test,
             max_pixels=max_pixels,
+            resize_filter=resize_filter.value,
+            pad=pad,
             overwrite=overwrite,
             download_progress=bytes_bar,
             progress=counter,

@@ -337,3 +337,33 @@ def test_a_resumed_download_never_splices_two_files(tmp_path, validating_server,
     path = download(validating_server, tmp_path)
     assert path.read_bytes() == (new if changed else old)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blob.bin"]  # no part, no facts left
+
+
+def test_resize_filter_and_padding_are_applied_and_recorded(tmp_path):
+    from kgan.data.images import decode_image
+
+    rng = np.random.default_rng(3)
+    wide = Image.fromarray(rng.integers(0, 256, (40, 80, 3), dtype=np.uint8))  # 80 wide, 40 high
+    source = tmp_path / "source"
+    source.mkdir()
+    wide.save(source / "wide.png")
+    Image.fromarray(rng.integers(0, 256, (60, 60, 3), dtype=np.uint8)).save(source / "square.png")
+    data = (source / "wide.png").read_bytes()
+
+    crop = wide.crop((20, 0, 60, 40))
+    for name, resample in (("box", Image.Resampling.BOX), ("bilinear", Image.Resampling.BILINEAR)):
+        expected = np.asarray(crop.resize((16, 16), resample))
+        np.testing.assert_array_equal(decode_image(data, 16, resize_filter=name), expected)
+    assert not np.array_equal(decode_image(data, 16, resize_filter="box"), decode_image(data, 16))
+
+    padded = decode_image(data, 80, pad=True)  # letterboxed on white: nothing cut
+    np.testing.assert_array_equal(padded[20:60], np.asarray(wide))
+    assert (padded[:20] == 255).all() and (padded[60:] == 255).all()
+
+    dataset, _ = prepare(source, tmp_path / "out", size=16, resize_filter="box", pad=True, val=0, test=0)
+    assert dataset.manifest["resize_filter"] == "box" and dataset.manifest["pad"] is True
+    default, _ = prepare(source, tmp_path / "default", size=16, val=0, test=0)
+    assert default.manifest["resize_filter"] == "lanczos" and default.manifest["pad"] is False
+    with pytest.raises(KganError, match="--resize-filter must be one of"):
+        prepare(source, tmp_path / "bad", size=16, resize_filter="nearest")
+    assert not (tmp_path / "bad").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,7 @@ import numpy as np
 
 from kgan.data.dataset import ImageWriter, IngestReport, PreparedDataset
 from kgan.data.download import Progress, download, is_url
-from kgan.data.images import DEFAULT_MAX_PIXELS, SkippedImage, decode_image
+from kgan.data.images import DEFAULT_MAX_PIXELS, RESIZE_FILTERS, SkippedImage, decode_image
 from kgan.data.sources import Entry, iter_entries
 from kgan.errors import KganError
 from kgan.files import atomic_directory
@@ -49,6 +50,8 @@ def prepare(
     val: int | None = None,
     test: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    resize_filter: str = "lanczos",
+    pad: bool = False,
     overwrite: bool = False,
     download_progress: Progress | None = None,
     progress: ItemProgress | None = None,
@@ -56,12 +59,15 @@ def prepare(
 ) -> tuple[PreparedDataset, IngestReport]:
     """Ingest `source` into a prepared dataset at `out`.
 
-    Images are decoded, converted to RGB, centre-cropped and resized to `size`; exact
+    Images are decoded, converted to RGB, centre-cropped (or padded) and resized to `size`
+    with `resize_filter`; exact
     duplicates (same pixels) are kept once, so no content can sit in two splits.
     The dataset appears at `out` only once it is complete.
     """
     if size < 8:
         raise KganError(f"--size must be at least 8 pixels, got {size}")
+    if resize_filter not in RESIZE_FILTERS:
+        raise KganError(f"--resize-filter must be one of {', '.join(RESIZE_FILTERS)}, got {resize_filter!r}")
     out = Path(out)
     if is_url(str(source)):
         check_output(out, overwrite)
@@ -75,7 +81,10 @@ def prepare(
         writer = ImageWriter(tmp / "images.npy", size)
         report = writer.report
         try:
-            for entry, result in _decode_all(iter_entries(path), size, max_pixels, workers):
+            decode = functools.partial(
+                decode_image, size=size, max_pixels=max_pixels, resize_filter=resize_filter, pad=pad
+            )
+            for entry, result in _decode_all(iter_entries(path), decode, workers):
                 report.scanned += 1
                 if isinstance(result, str):
                     report.skip(entry.name, result)
@@ -89,12 +98,12 @@ def prepare(
             reasons = ", ".join(f"{n} {r}" for r, n in report.reason_counts().items()) or "no files"
             raise KganError(f"no usable image in {source} ({reasons}); check the path")
         writer.sort_by_name()  # tar archives are read in stored order
-        writer.finish(source=origin, seed=seed, val=val, test=test)
+        writer.finish(source=origin, seed=seed, val=val, test=test, extra={"resize_filter": resize_filter, "pad": pad})
     return PreparedDataset(out), report
 
 
 def _decode_all(
-    entries: Iterator[Entry], size: int, max_pixels: int, workers: int | None
+    entries: Iterator[Entry], decode: Callable[[bytes], np.ndarray], workers: int | None
 ) -> Iterator[tuple[Entry, np.ndarray | str]]:
     """Decode entries on a thread pool (PIL releases the GIL), keeping source order."""
 
@@ -102,7 +111,7 @@ def _decode_all(
         if entry.refused:
             return entry, entry.refused
         try:
-            return entry, decode_image(entry.data or b"", size, max_pixels)
+            return entry, decode(entry.data or b"")
         except SkippedImage as reason:
             return entry, str(reason)
 
