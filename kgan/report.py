@@ -22,7 +22,7 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
     status = runs.status_of(run_dir)
     rows = runs.read_metrics(run_dir)
     best = checkpoint.best(run_dir)
-    test_fid = None
+    test_fid, test_evaluation = None, None
     evaluations = run_dir / "evaluations.jsonl"
     if evaluations.is_file():
         for line in evaluations.read_text().splitlines():
@@ -31,7 +31,7 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
             except json.JSONDecodeError:
                 continue
             if record.get("split") == "test":
-                test_fid = record.get("fid")
+                test_fid, test_evaluation = record.get("fid"), record
     return {
         "name": run_dir.name,
         "path": str(run_dir),
@@ -43,6 +43,7 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
         "best_epoch": best["epoch"] if best else None,
         "test_fid": test_fid,
         "status": status,
+        "test_evaluation": test_evaluation,  # the newest `kgan fid` record on the test split
     }
 
 
@@ -99,56 +100,102 @@ def _data_uri(path: Path) -> str:
 
 
 def write_report(run_dir: Path) -> Path:
-    """`<run>/report/index.html`: config, best/last numbers, plots and per-epoch grids, all inline."""
+    """`<run>/report/index.html`: results, plots side by side, the per-epoch grids as a strip
+    (best epoch marked), warnings and the folded config; images inline, so the page stands alone."""
     run_dir = Path(run_dir)
     rows = runs.read_metrics(run_dir)
     out_dir = run_dir / "report"
     plots = plot_history(rows, out_dir) if rows else []
     summary = run_summary(run_dir)
     config = runs.read_json(run_dir / "config.json", {}) or {}
+    dataset = runs.read_json(run_dir / "dataset.json", {}) or {}
     last = rows[-1] if rows else {}
-
-    def table(pairs) -> str:
-        cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in pairs)
-        return f"<table>{cells}</table>"
+    fids = {r["epoch"]: r["val_fid"] for r in rows if isinstance(r.get("val_fid"), int | float)}
 
     numbers = [
         ("status", summary["status"]),
         ("epochs", f"{summary['epochs']} of {summary['epochs_planned']}"),
-        (
-            "best validation FID",
-            f"{summary['best_val_fid']:.3f} (epoch {summary['best_epoch']})"
-            if summary["best_val_fid"] is not None
-            else "—",
-        ),
-        ("test FID", f"{summary['test_fid']:.3f}" if summary["test_fid"] is not None else "—"),
-        *((f"last {key}", f"{last[key]:.4f}") for key in METRIC_NAMES if isinstance(last.get(key), int | float)),
+        ("best validation FID", _best(summary)),
+        ("test FID", f"{summary['test_fid']:.3f}" if summary["test_fid"] is not None else "— (run kgan fid)"),
     ]
-    grids = sorted((run_dir / "samples").glob("epoch-*.png"))
-    figures = "".join(
-        f'<figure><img src="{_data_uri(path)}" alt="{path.stem}"><figcaption>{path.stem}</figcaption></figure>'
-        for path in grids
-    )
-    plot_html = "".join(f'<img class="plot" src="{_data_uri(p)}" alt="{p.stem}">' for p in plots)
+    test = summary["test_evaluation"] or {}
+    for key, label in (("kid", "test KID"), ("precision", "test precision"), ("recall", "test recall")):
+        if isinstance(test.get(key), int | float):
+            numbers.append((label, f"{test[key]:.4f}"))
+    numbers += [(f"last {key}", f"{last[key]:.4f}") for key in METRIC_NAMES if isinstance(last.get(key), int | float)]
+    if isinstance(last.get("images_per_sec"), int | float):
+        numbers.append(("images/s (last epoch)", f"{last['images_per_sec']:.1f}"))
+
+    best_epoch = summary["best_epoch"]
+    strip = []
+    for path in sorted((run_dir / "samples").glob("epoch-*.png")):
+        epoch = int(path.stem.split("-")[1])
+        caption = f"epoch {epoch}" + (f" · FID {fids[epoch]:.2f}" if epoch in fids else "")
+        best = ' class="best"' if epoch == best_epoch else ""
+        caption += " ★" if best else ""
+        strip.append(
+            f'<figure{best}><img src="{_data_uri(path)}" alt="samples after epoch {epoch}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+    plot_html = "".join(f'<img class="plot" src="{_data_uri(p)}" alt="{p.stem} plot">' for p in plots)
     warnings = [w for r in rows[-1:] for w in r.get("warnings", [])]
+    title = f"kgan run {run_dir.name}"
+    facts = " · ".join(
+        html.escape(str(part))
+        for part in (config.get("variant"), f"{config.get('image_size')}×{config.get('image_size')}", summary["data"])
+        if part
+    )
+    if dataset.get("split_counts"):
+        facts += " · " + html.escape(", ".join(f"{k} {v}" for k, v in dataset["split_counts"].items()))
+    status = html.escape(summary["status"])
     page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>kgan run {html.escape(run_dir.name)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
-figure {{ display: inline-block; margin: 6px; text-align: center; }}
-figure img {{ image-rendering: pixelated; width: 256px; }}
-img.plot {{ max-width: 48%; margin-right: 1%; }}
+body {{ font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1280px; padding: 1.5em 2em; color: #222; }}
+h1 {{ font-size: 1.5em; margin-bottom: 0.2em; }}
+.facts {{ color: #666; margin-top: 0; }}
+.status {{ display: inline-block; padding: 2px 10px; border-radius: 10px; font-size: 0.8em; vertical-align: middle;
+  background: #e0e0e0; }}
+.status.finished, .status.stopped_early {{ background: #d4f0d4; }}
+.status.failed, .status.died {{ background: #f6d0d0; }}
+.status.interrupted, .status.running {{ background: #fbeec8; }}
+table {{ border-collapse: collapse; margin-bottom: 1em; }}
+th, td {{ border-bottom: 1px solid #e4e4e4; padding: 4px 14px 4px 0; text-align: left; font-weight: normal; }}
+th {{ color: #666; }}
+td {{ font-variant-numeric: tabular-nums; }}
+.plots {{ display: flex; flex-wrap: wrap; gap: 1em; }}
+.plots img {{ flex: 1 1 420px; max-width: calc(50% - 0.5em); min-width: 320px; height: auto; }}
+.strip {{ display: flex; gap: 10px; overflow-x: auto; padding-bottom: 8px; }}
+.strip figure {{ flex: 0 0 auto; margin: 0; text-align: center; border: 2px solid transparent; padding: 2px; }}
+.strip figure.best {{ border-color: #d33; }}
+.strip img {{ image-rendering: pixelated; width: 240px; height: auto; display: block; }}
+figcaption {{ font-size: 0.85em; color: #444; margin-top: 2px; }}
 .warning {{ color: #a60; }}
+details summary {{ cursor: pointer; color: #444; }}
 </style></head><body>
-<h1>kgan run {html.escape(run_dir.name)}</h1>
-<h2>Results</h2>{table(numbers)}
+<h1>{html.escape(title)} <span class="status {status}">{status}</span></h1>
+<p class="facts">{facts}</p>
+<h2>Results</h2>{_table(numbers)}
 {"".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in warnings)}
-<h2>History</h2>{plot_html or "<p>no epochs recorded yet</p>"}
-<h2>Samples (fixed noise, every epoch)</h2>{figures or "<p>no sample grids</p>"}
-<h2>Configuration</h2>{table(sorted(config.items()))}
+<h2>History</h2><div class="plots">{plot_html or "<p>no epochs recorded yet</p>"}</div>
+<h2>Samples</h2>
+<p class="facts">the same fixed noise after every epoch (scroll sideways; ★ the best by validation FID)</p>
+<div class="strip">{"".join(strip) or "<p>no sample grids</p>"}</div>
+<h2>Configuration</h2>
+<details><summary>{len(config)} hyperparameters</summary>{_table(sorted(config.items()))}</details>
 </body></html>
 """
     write_text_atomic(out_dir / "index.html", page)
     return out_dir / "index.html"
+
+
+def _best(summary: dict[str, Any]) -> str:
+    if summary["best_val_fid"] is None:
+        return "—"
+    return f"{summary['best_val_fid']:.3f} (epoch {summary['best_epoch']})"
+
+
+def _table(pairs) -> str:
+    cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in pairs)
+    return f"<table>{cells}</table>"

@@ -140,8 +140,8 @@ def test_html_report_references_only_existing_files(tmp_path, small_dataset):
     page = write_report(run_dir)
     html = page.read_text()
     for reference in re.findall(r'(?:src|href)="([^"]+)"', html):
-        assert reference.startswith("data:image/png;base64,") or (page.parent / reference).exists(), reference
-    assert html.count("<figure>") == 3 and "7.000 (epoch 2)" in html and "d_width" in html
+        assert reference.startswith("data:") or (page.parent / reference).exists(), reference
+    assert html.count("<figure") == 3 and "7.000 (epoch 2)" in html and "d_width" in html
     assert (page.parent / "losses.png").is_file() and (page.parent / "fid.png").is_file()
 
 
