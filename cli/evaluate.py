@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from cli.options import Inception, Json, RunDir
-from cli.ui import console, import_tensorflow
+from cli.ui import console, err_console, import_tensorflow
 
 
 class Split(str, Enum):
@@ -24,7 +24,7 @@ def fid(
     checkpoint: Annotated[str, typer.Option(help="best (by val FID), last, or a checkpoint folder.")] = "best",
     samples: Annotated[int | None, typer.Option(min=2, help="Images per side (default: the split's size).")] = None,
     features: Annotated[
-        str | None, typer.Option(help="inception, random-inception-v3, or a model path (default: the run's).")
+        str | None, typer.Option(help="inception, random-inception-v3, avatar, or a model path (default: the run's).")
     ] = None,
     inception: Inception = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Extraction batch size.")] = 50,
@@ -55,6 +55,7 @@ def fid(
         batch_size=batch_size,
         save_stats=save_stats,
         ref_stats=ref_stats,
+        announce=lambda message: err_console.print(message, markup=False),
     )
     record = {**result.to_dict(), "checkpoint": description, "run": str(target)}
     if as_json:
@@ -73,6 +74,8 @@ def fid(
         table.add_row(name.replace("_", " "), str(record[name]))
     table.add_row("checkpoint", description)
     console.print(table)
+    if result.attributes:
+        console.print(attributes_table(result.attributes))
     if save_stats:
         console.print(f"wrote the {split.value} split's statistics to {save_stats} (pytorch-fid's format)")
     if ref_stats:
@@ -88,3 +91,23 @@ def fid(
             "note: these features are not the standard FID Inception; the numbers are not comparable "
             "with published FIDs"
         )
+
+
+def attributes_table(report: dict[str, dict]):
+    """The attribute report: per attribute, the distance to the data and the values present."""
+    from rich.table import Table
+
+    table = Table(title="attributes of the generated images (avatar classifier) against the data's")
+    for column in ("attribute", "TVD", "coverage", "most over-produced", "most missing"):
+        table.add_column(column, justify="right" if column in ("TVD", "coverage") else "left")
+    for name, row in report.items():
+        gaps = {value: row["generated"][value] - row["data"][value] for value in row["data"]}
+        over, under = max(gaps, key=gaps.get), min(gaps, key=gaps.get)
+        table.add_row(
+            name.replace("_", " "),
+            f"{row['tvd']:.3f}",
+            f"{row['covered']}/{row['values']}",
+            f"{over} (+{gaps[over]:.0%})" if gaps[over] > 0 else "—",
+            f"{under} ({gaps[under]:.0%})" if gaps[under] < 0 else "—",
+        )
+    return table

@@ -98,7 +98,7 @@ class TrainConfig:
     fid_every: int = param(1, "Validation FID every N epochs (0: off).", min=0)
     fid_samples: int = param(2000, "Images per validation FID (paper: 2000).", min=2)
     patience: int = param(10, "Early stop after N epochs without a better val FID (0: never).", min=0)
-    features: str = param("inception", "FID features: inception, random-inception-v3, or a model path.")
+    features: str = param("inception", "FID features: inception, random-inception-v3, avatar, or a model path.")
     inception: str = param(
         "",
         "Local copy of the FID Inception module [env var: KGAN_INCEPTION; else TF Hub's, cached in $TFHUB_CACHE_DIR].",

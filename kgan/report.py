@@ -126,6 +126,14 @@ def write_report(run_dir: Path) -> Path:
     if isinstance(last.get("images_per_sec"), int | float):
         numbers.append(("images/s (last epoch)", f"{last['images_per_sec']:.1f}"))
 
+    attributes = ""
+    if test.get("attributes"):
+        rows_html = [
+            (name.replace("_", " "), f"TVD {row['tvd']:.3f} · {row['covered']}/{row['values']} values present")
+            for name, row in test["attributes"].items()
+        ]
+        attributes = "<h2>Attributes</h2><p class='facts'>the avatar classifier on generated images against the "
+        attributes += f"test split's (total variation distance, coverage)</p>{_table(rows_html)}"
     best_epoch = summary["best_epoch"]
     strip = []
     for path in sorted((run_dir / "samples").glob("epoch-*.png")):
@@ -177,6 +185,7 @@ details summary {{ cursor: pointer; color: #444; }}
 <h1>{html.escape(title)} <span class="status {status}">{status}</span></h1>
 <p class="facts">{facts}</p>
 <h2>Results</h2>{_table(numbers)}
+{attributes}
 {"".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in warnings)}
 <h2>History</h2><div class="plots">{plot_html or "<p>no epochs recorded yet</p>"}</div>
 <h2>Samples</h2>

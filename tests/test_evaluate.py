@@ -15,7 +15,7 @@ from kgan.data.dataset import PreparedDataset
 from kgan.errors import KganError
 from kgan.metrics import fid
 from kgan.metrics.evaluate import evaluate, evaluate_run, generated_features
-from kgan.metrics.features import load_extractor
+from kgan.metrics.extractors import load_extractor
 from kgan.metrics.reference import cache_locations, real_features
 from kgan.runs import create_run
 from kgan.training import checkpoint

@@ -20,7 +20,7 @@ from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import config_dataset, load_split
 from kgan.errors import KganError
 from kgan.metrics.evaluate import evaluate
-from kgan.metrics.features import load_extractor
+from kgan.metrics.extractors import load_extractor
 from kgan.metrics.reference import real_features
 from kgan.training import runtime
 from kgan.training.models import build_generator

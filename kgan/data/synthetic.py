@@ -24,6 +24,7 @@ from kgan.errors import KganError
 from kgan.files import atomic_directory
 
 SIZE = 96  # the paper's source resolution
+GENERATOR_VERSION = 1  # bump when any avatar's pixels change: caches built on the avatars key on it
 
 HAIR_COLOURS = {
     "black": (40, 36, 48),

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ import numpy as np
 from kgan import runs
 from kgan.data.dataset import PreparedDataset
 from kgan.errors import KganError, KganWarning
-from kgan.metrics.features import FeatureExtractor, load_extractor
+from kgan.metrics.avatar import AvatarExtractor, attribute_report, dataset_labels
+from kgan.metrics.extractors import load_extractor
+from kgan.metrics.features import FeatureExtractor
 from kgan.metrics.fid import Statistics, fid_from_statistics, kid
 from kgan.metrics.precision_recall import K, precision_recall
 from kgan.metrics.reference import real_features
@@ -47,6 +50,8 @@ class FidResult:
     dimensions: int = 0  # of the feature vectors
     precision: float | None = None  # Kynkäänniemi et al. 2019, k = 3: generated inside the real manifold
     recall: float | None = None  # real inside the generated manifold
+    # With --features avatar on synthetic data: per attribute, TVD to the data and coverage.
+    attributes: dict[str, dict] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -134,6 +139,11 @@ def evaluate(
         kid_value, kid_std = kid(real, generated)
         if count > K:  # each vector needs k neighbours besides itself
             precision, recall = precision_recall(real, generated)
+    attributes = None
+    if secondary and real is not None and isinstance(extractor, AvatarExtractor):
+        truth = dataset_labels(dataset, split)  # the same images as the real side: the split's first `count`
+        if truth is not None:
+            attributes = attribute_report(extractor.last_attributes, {k: v[:count] for k, v in truth.items()})
     rank_deficient = min(count, real_stats.count or count) <= dimensions  # n samples: covariance rank ≤ n − 1
     return FidResult(
         value,
@@ -148,6 +158,7 @@ def evaluate(
         dimensions,
         precision,
         recall,
+        attributes,
     )
 
 
@@ -162,6 +173,7 @@ def evaluate_run(
     batch_size: int = 50,
     save_stats: Path | None = None,
     ref_stats: Path | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> tuple[FidResult, str]:
     """FID/KID/precision/recall of a run's checkpoint on a split (or against `ref_stats`, a
     statistics file); `save_stats` also writes the split's statistics in pytorch-fid's format.
@@ -176,7 +188,7 @@ def evaluate_run(
     if ref_stats is not None:
         reference, computed_on = load_statistics(ref_stats)
         samples = samples or reference.count or dataset.manifest["split_counts"][split]  # as many as it had
-    extractor = load_extractor(features or config.features, inception or config.inception or None)
+    extractor = load_extractor(features or config.features, inception or config.inception or None, announce)
     if ref_stats is not None and computed_on not in (None, extractor.name):
         warnings.warn(
             f"--ref-stats {ref_stats} was computed on {computed_on}, scored here with {extractor.name}",

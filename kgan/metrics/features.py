@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -67,19 +66,6 @@ def batched(images: np.ndarray, batch_size: int, convert: Callable[[np.ndarray],
     """Slices of `images`, each passed through `convert` (e.g. uint8 → [-1, 1])."""
     for start in range(0, len(images), batch_size):
         yield convert(np.asarray(images[start : start + batch_size]))
-
-
-def load_extractor(spec: str | None = None, inception: str | None = None) -> FeatureExtractor:
-    """The extractor named by `--features`: None/"inception", "random-inception-v3", or a path.
-
-    The Inception comes from `inception` (a local copy or a handle), else $KGAN_INCEPTION,
-    else the TF Hub handle (honouring $TFHUB_CACHE_DIR).
-    """
-    if spec in (None, "", "inception"):
-        return inception_extractor(inception or os.environ.get(INCEPTION_ENV) or INCEPTION_HANDLE)
-    if spec == RANDOM_INCEPTION:
-        return random_inception_extractor()
-    return model_extractor(Path(spec))
 
 
 def inception_extractor(handle: str) -> FeatureExtractor:

@@ -10,7 +10,8 @@ from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
 from kgan.errors import KganError
 from kgan.metrics.evaluate import evaluate
-from kgan.metrics.features import FeatureExtractor, load_extractor
+from kgan.metrics.extractors import load_extractor
+from kgan.metrics.features import FeatureExtractor
 from kgan.metrics.reference import real_features
 from kgan.metrics.shards import SINGLE, Shards
 
@@ -53,7 +54,7 @@ def make_validator(
         return None
     extractor, problem = None, ""
     try:
-        extractor = load_extractor(config.features, config.inception or None)
+        extractor = load_extractor(config.features, config.inception or None, announce=warn)
     except KganError as error:
         problem = str(error)
     if not shards.everyone(extractor is not None):  # the workers of a cluster validate all or none
