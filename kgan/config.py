@@ -31,6 +31,7 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_MODES = ("auto", "on", "off")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 IMAGE_SIZES = (32, 64, 128)
+AUGMENTATIONS = ("color", "translation", "cutout")  # DiffAugment's transforms (kgan.training.augment)
 
 # What each variant changes from the baseline defaults below.
 VARIANT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -94,6 +95,9 @@ class TrainConfig:
     epochs: int = param(80, "Epochs to train (paper: at most 80).", min=1)
     steps_per_epoch: int = param(0, "Steps per epoch (0: one pass over the training split).", min=0)
     ema: float = param(0.0, "Generator EMA decay, e.g. 0.999 (0: off).", min=0, below=1)
+    augment: str = param(
+        "", "DiffAugment before every D call, for small datasets: any of color,translation,cutout (empty: off)."
+    )
     # Validation FID (the paper selects by val FID after every epoch)
     fid_every: int = param(1, "Validation FID every N epochs (0: off).", min=0)
     fid_samples: int = param(2000, "Images per validation FID (paper: 2000).", min=2)
@@ -151,6 +155,11 @@ class TrainConfig:
             problem = _out_of_bounds(field, getattr(self, field.name))
             if problem:
                 raise KganError(f"{field.name} {problem}")
+        unknown = sorted({name.strip() for name in self.augment.split(",") if name.strip()} - set(AUGMENTATIONS))
+        if unknown:
+            raise KganError(
+                f"augment: unknown transform(s) {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}"
+            )
         if self.loss == "wasserstein" and self.d_norm == "batch" and self.gp_weight > 0:
             raise KganError(
                 "the gradient penalty is taken per sample, which BatchNorm in the critic breaks: "

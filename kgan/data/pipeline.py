@@ -58,6 +58,9 @@ def epoch_order(count: int, needed: int, seed: int, epoch: tf.Tensor) -> tf.Tens
     return tf.random.experimental.stateless_shuffle(base, seed=seed_pair)[:needed]
 
 
+AUGMENT_DRAWS = 21  # uniforms per image for DiffAugment: 7 for each of its 3 views (kgan.training.augment)
+
+
 def training_dataset(
     images: np.ndarray,
     *,
@@ -69,13 +72,15 @@ def training_dataset(
     start_step: int,
     end_step: int,
     n_critic: int = 1,
+    augment: bool = False,
 ) -> tf.data.Dataset:
     """One element per training step, for steps `start_step .. end_step - 1`.
 
     Each element is a dict: `real` [n_critic·B, size, size, 3] float32 in [-1, 1] (a fresh
     real batch for every critic step), `z` [n_critic·B, z_dim] (the noise of each critic
     step; the last one also feeds the G step) and `alpha` [n_critic·B, 1, 1, 1] (penalty
-    interpolation weights).
+    interpolation weights); with `augment`, also `augment` [n_critic·B, AUGMENT_DRAWS]
+    (uniforms for DiffAugment's transforms).
     """
     count = len(images)
     per_step = n_critic * batch_size
@@ -103,10 +108,13 @@ def training_dataset(
         def seeded(j: int) -> tf.Tensor:
             return tf.stack([tf.constant(seed, tf.int64), step * 4 + j])
 
-        return {
+        drawn = {
             "z": tf.random.stateless_normal([per_step, z_dim], seed=seeded(0)),
             "alpha": tf.random.stateless_uniform([per_step, 1, 1, 1], seed=seeded(1)),
         }
+        if augment:
+            drawn["augment"] = tf.random.stateless_uniform([per_step, AUGMENT_DRAWS], seed=seeded(2))
+        return drawn
 
     real = positions.map(load, num_parallel_calls=tf.data.AUTOTUNE)
     noise = tf.data.Dataset.range(start_step, end_step).map(draws, num_parallel_calls=tf.data.AUTOTUNE)
@@ -134,4 +142,5 @@ def config_dataset(images: np.ndarray, config, steps_per_epoch: int, start_step:
         start_step=start_step,
         end_step=end_step,
         n_critic=config.n_critic,
+        augment=bool(config.augment),
     )

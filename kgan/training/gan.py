@@ -28,6 +28,7 @@ import keras
 import tensorflow as tf
 
 from kgan.config import TrainConfig
+from kgan.training import augment
 from kgan.training.models import build_discriminator, build_generator
 from kgan.training.step_metrics import METRIC_NAMES
 
@@ -48,6 +49,7 @@ class GAN(keras.Model):
         n_critic: int = 1,
         ema_generator: keras.Model | None = None,
         ema_decay: float = 0.0,
+        augment: tuple[str, ...] = (),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -57,6 +59,7 @@ class GAN(keras.Model):
         self.gp_weight = float(gp_weight)
         self.n_critic = int(n_critic)
         self.ema_decay = float(ema_decay)
+        self.augment = tuple(augment)  # DiffAugment's transforms, applied to every image D sees
         self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
 
     @staticmethod
@@ -75,6 +78,7 @@ class GAN(keras.Model):
             n_critic=config.n_critic,
             ema_generator=ema,
             ema_decay=config.ema,
+            augment=augment.parse(config.augment),
         )
 
     def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer, **kwargs):
@@ -129,9 +133,20 @@ class GAN(keras.Model):
 
     # ---- one training step --------------------------------------------------------------
 
-    def _critic_update(self, real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor) -> tuple[tf.Tensor, ...]:
-        """One D step on a real batch and a (gradient-stopped) fake batch."""
-        fake = tf.stop_gradient(fake)
+    def _seen_by_d(self, images: tf.Tensor, draws: tf.Tensor | None, view: int) -> tf.Tensor:
+        """`images` as D sees them: through DiffAugment's transforms (view 0: real, 1: fake,
+        2: the fake of G's update, each with its own draws) when augmentation is on."""
+        if not self.augment or draws is None:
+            return images
+        return augment.augment(images, draws[:, view * augment.DRAWS : (view + 1) * augment.DRAWS], self.augment)
+
+    def _critic_update(
+        self, real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor, draws: tf.Tensor | None = None
+    ) -> tuple[tf.Tensor, ...]:
+        """One D step on a real batch and a (gradient-stopped) fake batch; the penalty's
+        interpolates lie between the two as D sees them."""
+        real = self._seen_by_d(real, draws, 0)
+        fake = self._seen_by_d(tf.stop_gradient(fake), draws, 1)
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
@@ -173,14 +188,19 @@ class GAN(keras.Model):
         def part(name: str, i: int) -> tf.Tensor:
             return data[name][i * batch : (i + 1) * batch]
 
+        def draws(i: int) -> tf.Tensor | None:
+            return part("augment", i) if "augment" in data else None
+
         for i in range(self.n_critic - 1):
             fake = self.generator(part("z", i), training=True)
-            self._critic_update(part("real", i), fake, part("alpha", i))
+            self._critic_update(part("real", i), fake, part("alpha", i), draws(i))
         last = self.n_critic - 1
         with tf.GradientTape() as tape:
             fake = self.generator(part("z", last), training=True)
-            d_loss, penalty, d_real, d_fake = self._critic_update(part("real", last), fake, part("alpha", last))
-            g_loss = self.generator_loss(self.discriminator(fake, training=True))
+            d_loss, penalty, d_real, d_fake = self._critic_update(
+                part("real", last), fake, part("alpha", last), draws(last)
+            )
+            g_loss = self.generator_loss(self.discriminator(self._seen_by_d(fake, draws(last), 2), training=True))
             scaled = self._scaled(self.g_optimizer, g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
