@@ -104,7 +104,7 @@ def test_the_real_classifier_is_accurate_and_its_fid_means_something(tmp_path):
         for name, value in by_attribute.items():
             assert value >= floors.get(name, 0.95), (size, name, value)
     data = tmp_path / "avatars"
-    synthetic.write_synthetic(data, 4000, seed=11, val=2000, test=2000)
+    synthetic.write_synthetic(data, 4400, seed=11, val=2000, test=2000)
     dataset = PreparedDataset(data)
     extractor = load_extractor("avatar")
     halves = fid(*(real_features(dataset, split, 32, extractor)[0] for split in ("val", "test")))

@@ -170,7 +170,7 @@ def test_trained_generator_beats_untrained_with_random_inception(tmp_path):
     untrained = build_generator(config)
     extractor = load_extractor("random-inception-v3")
     assert not extractor.comparable and "not comparable" in extractor.name
-    options = dict(split="val", image_size=32, z_dim=32, seed=0, with_kid=False)
+    options = dict(split="val", image_size=32, z_dim=32, seed=0, secondary=False)
     good = evaluate(trained, dataset, extractor, **options).fid
     bad = evaluate(untrained, dataset, extractor, **options).fid
     assert good < 0.7 * bad, (good, bad)
