@@ -155,11 +155,7 @@ class TrainConfig:
             problem = _out_of_bounds(field, getattr(self, field.name))
             if problem:
                 raise KganError(f"{field.name} {problem}")
-        unknown = sorted({name.strip() for name in self.augment.split(",") if name.strip()} - set(AUGMENTATIONS))
-        if unknown:
-            raise KganError(
-                f"augment: unknown transform(s) {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}"
-            )
+        augmentations(self.augment)  # raises on an unknown transform
         if self.loss == "wasserstein" and self.d_norm == "batch" and self.gp_weight > 0:
             raise KganError(
                 "the gradient penalty is taken per sample, which BatchNorm in the critic breaks: "
@@ -195,6 +191,15 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         base = cls.for_variant(values.get("variant", "dcgan"))
         return base.with_overrides(**values)
+
+
+def augmentations(policy: str) -> tuple[str, ...]:
+    """--augment's "color,translation,cutout" → the transforms in canonical order; "" → none."""
+    names = {name.strip() for name in policy.split(",") if name.strip()}
+    unknown = sorted(names - set(AUGMENTATIONS))
+    if unknown:
+        raise KganError(f"--augment: unknown transform(s) {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
+    return tuple(name for name in AUGMENTATIONS if name in names)
 
 
 def fields() -> tuple[dataclasses.Field, ...]:

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from helpers import final_weights, tiny_config
 
+from kgan.config import augmentations
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import AUGMENT_DRAWS, training_dataset
 from kgan.errors import KganError
@@ -21,9 +22,9 @@ ALL = ("color", "translation", "cutout")
 
 
 def test_policy_names_are_checked():
-    assert augment.parse("cutout, color") == ("color", "cutout") and augment.parse("") == ()
+    assert augmentations("cutout, color") == ("color", "cutout") and augmentations("") == ()
     with pytest.raises(KganError, match="unknown transform"):
-        augment.parse("color,flip")
+        augmentations("color,flip")
     with pytest.raises(KganError, match="unknown transform"):
         tiny_config(augment="rotate")
 

@@ -16,23 +16,12 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from kgan.config import AUGMENTATIONS as TRANSFORMS
 from kgan.data.pipeline import AUGMENT_DRAWS
-from kgan.errors import KganError
 
 DRAWS = 7  # uniforms per image and view: 3 color, 2 translation, 2 cutout
 VIEWS = ("real", "fake", "generator")  # D's real batch, D's fake batch, the fake batch of G's update
 assert DRAWS * len(VIEWS) == AUGMENT_DRAWS
 TRANSLATION, CUTOUT = 1 / 8, 1 / 2
-
-
-def parse(policy: str) -> tuple[str, ...]:
-    """ "color,translation,cutout" → the transforms in canonical order; "" → none."""
-    names = [name.strip() for name in policy.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(TRANSFORMS))
-    if unknown:
-        raise KganError(f"--augment: unknown transform(s) {', '.join(unknown)}; choose from {', '.join(TRANSFORMS)}")
-    return tuple(name for name in TRANSFORMS if name in names)
 
 
 def augment(images: tf.Tensor, draws: tf.Tensor, transforms: tuple[str, ...]) -> tf.Tensor:
