@@ -75,6 +75,17 @@ def test_avatar_features_everywhere_an_extractor_is(small_classifier, small_data
     assert record["attributes"]["hair_colour"]["values"] == 10 and not record["comparable"]
 
 
+def test_cached_real_features_follow_the_classifier(small_classifier):
+    """Real features are cached by the extractor's key: a retrained classifier must get a new one."""
+    import os
+
+    before = load_extractor("avatar").key
+    weights = small_classifier / "classifier.keras"
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # as a new file would
+    assert load_extractor("avatar").key != before
+
+
 def test_a_generator_of_one_hair_colour_is_caught(small_classifier, small_dataset):
     """The report on the data's own images of one hair colour (a perfectly 'collapsed' generator):
     the classifier's predictions cover few hair colours, far from the data's spread."""

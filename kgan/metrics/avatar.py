@@ -25,10 +25,11 @@ import tensorflow as tf
 
 from kgan.data import synthetic
 from kgan.data.dataset import PreparedDataset
+from kgan.data.pipeline import to_model_range
 from kgan.data.prepare import cache_dir
 from kgan.errors import KganError
 from kgan.files import atomic_directory
-from kgan.metrics.features import RESIZE_METHOD, FeatureExtractor
+from kgan.metrics.features import RESIZE_METHOD, FeatureExtractor, fingerprint
 
 NAME = "avatar"
 SEED = 1_000_003  # the classifier's own avatars: not the default dataset's (seed 0) nor a user's
@@ -87,15 +88,13 @@ def build_classifier() -> keras.Model:
 
 
 def as_model_input(images: np.ndarray, low_resolution: np.ndarray | None = None) -> tf.Tensor:
-    """uint8 96-px avatars → [-1, 1] at 64 px, as a 64-px model's data pipeline makes them;
-    where `low_resolution` is set, through 32 px first (a 32-px model's images, upsampled by
-    the extractor)."""
-    images = tf.image.resize(tf.cast(images, tf.float32), [INPUT_SIZE] * 2, antialias=True)
-    if low_resolution is not None:
-        small = tf.image.resize(images, [INPUT_SIZE // 2] * 2, antialias=True)
-        small = tf.image.resize(small, [INPUT_SIZE] * 2, method="bilinear")
-        images = tf.where(tf.reshape(tf.constant(low_resolution), [-1, 1, 1, 1]), small, images)
-    return tf.clip_by_value(images, 0.0, 255.0) / 127.5 - 1.0
+    """uint8 96-px avatars as the extractor gets them from a 64-px model's pipeline; where
+    `low_resolution` is set, from a 32-px model's (then upsampled, as the extractor does)."""
+    full = to_model_range(images, INPUT_SIZE)
+    if low_resolution is None:
+        return full
+    small = tf.image.resize(to_model_range(images, INPUT_SIZE // 2), [INPUT_SIZE] * 2, method=RESIZE_METHOD)
+    return tf.where(tf.reshape(tf.constant(low_resolution), [-1, 1, 1, 1]), small, full)
 
 
 def train_classifier(
@@ -185,7 +184,8 @@ def avatar_extractor(announce: Callable[[str], None] | None = None) -> AvatarExt
     return AvatarExtractor(
         name=f"avatar attribute classifier v{synthetic.GENERATOR_VERSION} "
         f"(held-out accuracy ≥ {lowest:.1%}; not comparable with published FIDs)",
-        key=f"{NAME}:v{synthetic.GENERATOR_VERSION}:seed{SEED}",
+        # The weights' fingerprint: cached real features must never outlive the classifier they came from.
+        key=f"{NAME}:{fingerprint(classifier_path() / 'classifier.keras')}",
         input_size=INPUT_SIZE,
         comparable=False,
         model=outputs,

@@ -90,7 +90,7 @@ def inception_extractor(handle: str) -> FeatureExtractor:
         socket.setdefaulttimeout(previous)
     return FeatureExtractor(
         name="inception-2015-12-05 (pool_3)",
-        key=f"inception:{_fingerprint(local) if local.exists() else handle}",
+        key=f"inception:{fingerprint(local) if local.exists() else handle}",
         input_size=299,
         comparable=True,
         model=_callable(module),
@@ -146,7 +146,7 @@ def model_extractor(path: Path) -> FeatureExtractor:
         call, size = _callable(loaded), _input_size(loaded)
     return FeatureExtractor(
         name=f"{path.name} (custom; not comparable with published FIDs)",
-        key=f"model:{_fingerprint(path)}",
+        key=f"model:{fingerprint(path)}",
         input_size=size,
         comparable=False,
         model=call,
@@ -175,7 +175,7 @@ def _input_size(loaded) -> int:
     return 299
 
 
-def _fingerprint(path: Path) -> str:
+def fingerprint(path: Path) -> str:
     """A short hash of a model file or folder's names, sizes and modification times."""
     digest = hashlib.sha256(str(path.resolve()).encode())
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
