@@ -102,6 +102,11 @@ class TrainConfig:
     fid_every: int = param(1, "Validation FID every N epochs (0: off).", min=0)
     fid_samples: int = param(2000, "Images per validation FID (paper: 2000).", min=2)
     patience: int = param(10, "Early stop after N epochs without a better val FID (0: never).", min=0)
+    time_budget: float = param(
+        0.0,
+        "Minutes of training (validation included) a run may take: it ends at the last epoch that fits (0: no limit).",
+        min=0,
+    )
     features: str = param("inception", "FID features: inception, random-inception-v3, avatar, or a model path.")
     inception: str = param(
         "",
@@ -156,6 +161,9 @@ class TrainConfig:
             if problem:
                 raise KganError(f"{field.name} {problem}")
         augmentations(self.augment)  # raises on an unknown transform
+        if self.time_budget and self.strategy == "multiworker":
+            # Each worker's clock differs, and every worker must stop at the same step.
+            raise KganError("--time-budget needs one process: use --epochs with --strategy multiworker")
         if self.loss == "wasserstein" and self.d_norm == "batch" and self.gp_weight > 0:
             raise KganError(
                 "the gradient penalty is taken per sample, which BatchNorm in the critic breaks: "

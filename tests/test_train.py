@@ -179,3 +179,49 @@ def test_out_of_memory_is_one_line_with_a_checkpoint_of_the_progress(tmp_path, s
     assert "checkpoint step-00000005 saved" in result.message
     assert checkpoint.latest(run_dir).name == "step-00000005"
     assert train(run_dir).status == "finished"  # and the run continues from there
+
+
+class SlowEpochs(keras.callbacks.Callback):
+    """Makes every epoch take at least `seconds`."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_epoch_begin(self, epoch, logs=None):
+        import time
+
+        time.sleep(self.seconds)
+
+
+def test_time_budget_ends_the_run_at_the_last_epoch_that_fits(tmp_path, small_dataset):
+    dataset = PreparedDataset(small_dataset)
+    # 0.3 s per epoch at least, against a budget of 0.012 min = 0.72 s: one or two epochs fit, not five.
+    run_dir = create_run(tiny_config(epochs=5, time_budget=0.012), dataset, tmp_path / "budget")
+    result = train(run_dir, callbacks=[SlowEpochs(0.3)])
+    assert result.status == "stopped_early" and "time budget reached" in result.message
+    rows = runs.read_metrics(run_dir)
+    assert 1 <= len(rows) <= 2 and result.epoch == len(rows)
+    assert rows[-1]["elapsed_seconds"] <= 0.72 or len(rows) == 1  # never an epoch past the budget
+    assert runs.read_json(run_dir / "run.json")["status"] == "stopped_early"
+
+    # Without a tight budget every epoch runs, and the clock adds up across sessions.
+    roomy = create_run(tiny_config(epochs=3, time_budget=60), dataset, tmp_path / "roomy")
+    assert train(roomy, epochs=1).status == "finished"
+    assert train(roomy, epochs=3, callbacks=[SlowEpochs(0.2)]).status == "finished"
+    elapsed = [row["elapsed_seconds"] for row in runs.read_metrics(roomy)]
+    assert len(elapsed) == 3 and elapsed[0] > 0
+    assert elapsed[1] - elapsed[0] >= 0.2 and elapsed[2] - elapsed[1] >= 0.2
+
+
+def test_time_budget_counts_older_rows_by_their_seconds():
+    from kgan.training.recorder import _elapsed_before
+
+    old = [{"epoch": 1, "seconds": 10.0, "fid_seconds": 2.0}, {"epoch": 2, "seconds": 11.0}]
+    assert _elapsed_before(old, 3) == 23.0 and _elapsed_before(old, 1) == 0.0
+    assert _elapsed_before([*old, {"epoch": 3, "elapsed_seconds": 40.0}], 4) == 40.0
+
+
+def test_time_budget_is_refused_under_multiworker():
+    with pytest.raises(KganError, match="--time-budget needs one process"):
+        tiny_config(time_budget=5, strategy="multiworker")

@@ -148,6 +148,8 @@ class RunRecorder(keras.callbacks.Callback):
             self._track_best(epoch + 1, step, row["val_fid"], saved)
         if self.best:
             row["best_val_fid"], row["best_epoch"] = self.best["val_fid"], self.best["epoch"]
+        row["elapsed_seconds"] = round(_elapsed_before(self.history, epoch + 1) + self._since_epoch_start(), 3)
+        self._check_budget(epoch + 1, row["elapsed_seconds"])
         if not self.writes:
             return
         self.history = [r for r in self.history if r.get("epoch") != row["epoch"]] + [row]
@@ -156,6 +158,20 @@ class RunRecorder(keras.callbacks.Callback):
         self.tensorboard.write(epoch + 1, row, grid)
         for listener in self.listeners:
             listener.on_record(row, grid, self.best)
+
+    def _since_epoch_start(self) -> float:
+        return time.perf_counter() - self._epoch_start
+
+    def _check_budget(self, epoch: int, elapsed: float) -> None:
+        """End the run when another epoch as long as this one would overrun --time-budget."""
+        budget = self.config.time_budget * 60
+        last = self._since_epoch_start()
+        if budget and epoch < self.plan.epochs and elapsed + last > budget and not self.stopped_early:
+            self.stopped_early = (
+                f"time budget reached after epoch {epoch}: {elapsed / 60:.1f} of {budget / 60:g} min used, "
+                f"another epoch takes ~{last / 60:.1f}"
+            )
+            self.model.stop_training = True
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.tensorboard:
@@ -173,6 +189,18 @@ class RunRecorder(keras.callbacks.Callback):
                 f"epochs (best {self.best['val_fid']:.3f} at epoch {self.best['epoch']})"
             )
             self.model.stop_training = True
+
+
+def _elapsed_before(history: list[dict], epoch: int) -> float:
+    """Seconds the run spent on the epochs before `epoch` (rows from before elapsed_seconds
+    was recorded count their training and validation time)."""
+    earlier = [row for row in history if row.get("epoch", 0) < epoch]
+    if not earlier:
+        return 0.0
+    last = max(earlier, key=lambda row: row["epoch"])
+    if "elapsed_seconds" in last:
+        return float(last["elapsed_seconds"])
+    return sum(float(row.get("seconds") or 0) + float(row.get("fid_seconds") or 0) for row in earlier)
 
 
 def _to_float(value: Any) -> float | None:
