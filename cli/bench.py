@@ -10,6 +10,7 @@ import typer
 from cli.config_options import choices
 from cli.options import Inception, Json
 from cli.ui import CountProgress, console, import_tensorflow, interactive
+from kgan import cpu
 from kgan.config import PRECISIONS, VARIANTS
 
 app = typer.Typer(help="Print throughput figures (all of them without a subcommand).")
@@ -56,7 +57,12 @@ def bench_everything(
     if as_json:
         print(json.dumps(figures))
         return
-    console.print(f"CPU: {figures['cpu']} ({', '.join(figures['isa']) or 'no AVX2'}); {figures['convolution_backend']}")
+    console.print(
+        f"CPU: {figures['cpu']} ({', '.join(figures['isa']) or 'no AVX2'}); {figures['convolution_backend']}; "
+        f"bfloat16 {figures['bfloat16']}"
+    )
+    if precision.value == "mixed_bfloat16" and figures["bfloat16"] == "emulated":
+        console.print(cpu.bfloat16_emulated_warning())
     table = Table(title=f"kgan bench — 64×64, batch {batch_size}, {precision.value}")
     for column in (
         "variant",

@@ -41,7 +41,7 @@ def _show_version(asked: bool) -> None:
     typer.echo(
         f"kgan {facts['kgan']} · TensorFlow {facts['tensorflow']} · Keras {facts['keras']} · "
         f"Python {facts['python']}\nGPU: {gpus}\nCPU: {facts['cpu']} ({', '.join(facts['isa']) or 'no AVX2'}); "
-        f"{facts['convolution_backend']}"
+        f"{facts['convolution_backend']}; bfloat16 {facts['bfloat16']}"
     )
     raise typer.Exit(0)
 

@@ -28,14 +28,27 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def isa_features() -> list[str]:
+def isa_features(cpuinfo: str | None = None) -> list[str]:
     """Which of AVX2, AVX-512, AVX512_BF16 and AMX the CPU has (Linux /proc/cpuinfo)."""
     flags: set[str] = set()
-    for line in _cpuinfo().splitlines():
+    for line in (_cpuinfo() if cpuinfo is None else cpuinfo).splitlines():
         if line.startswith("flags"):
             flags.update(line.split(":", 1)[1].split())
             break
     return [name for name in FEATURES if name in flags]
+
+
+def native_bfloat16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU computes in bfloat16 (AVX512_BF16 or AMX); elsewhere oneDNN emulates it,
+    slower than float32."""
+    return bool({"avx512_bf16", "amx_tile"} & set(isa_features(cpuinfo)))
+
+
+def bfloat16_emulated_warning() -> str:
+    return (
+        "--precision mixed_bfloat16 on this CPU (no AVX512_BF16 or AMX) is emulated and slower "
+        "than float32: use float32 here"
+    )
 
 
 def _cpuinfo() -> str:
@@ -66,4 +79,9 @@ def convolution_backend() -> str:
 
 def describe() -> dict[str, object]:
     """The CPU and backend facts that every benchmark figure depends on."""
-    return {"cpu": cpu_model(), "isa": isa_features(), "convolution_backend": convolution_backend()}
+    return {
+        "cpu": cpu_model(),
+        "isa": isa_features(),
+        "bfloat16": "native" if native_bfloat16() else "emulated",
+        "convolution_backend": convolution_backend(),
+    }

@@ -39,3 +39,30 @@ def test_cpu_description_names_the_features_benchmarks_depend_on():
     facts = cpu.describe()
     assert facts["cpu"] and set(facts["isa"]) <= set(cpu.FEATURES)
     assert facts["convolution_backend"].startswith("oneDNN")
+
+
+def test_bfloat16_is_native_only_with_avx512_bf16_or_amx():
+    flags = "processor: 0\nflags\t\t: fpu sse avx avx2 {}\n"
+    assert not cpu.native_bfloat16(flags.format(""))
+    assert not cpu.native_bfloat16(flags.format("avx512f"))
+    assert cpu.native_bfloat16(flags.format("avx512f avx512_bf16"))
+    assert cpu.native_bfloat16(flags.format("amx_tile amx_bf16"))
+
+
+def test_mixed_bfloat16_training_says_once_when_the_cpu_emulates_it(tmp_path, small_dataset):
+    import warnings
+
+    from helpers import tiny_config
+
+    from kgan.data.dataset import PreparedDataset
+    from kgan.errors import KganWarning
+    from kgan.runs import create_run
+    from kgan.training.session import train
+
+    config = tiny_config(precision="mixed_bfloat16", epochs=1)
+    run_dir = create_run(config, PreparedDataset(small_dataset), tmp_path / "r")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert train(run_dir).status == "finished"
+    said = [w for w in caught if issubclass(w.category, KganWarning) and "emulated" in str(w.message)]
+    assert len(said) == (0 if cpu.native_bfloat16() else 1)

@@ -19,11 +19,11 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from kgan import runs
+from kgan import cpu, runs
 from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import config_dataset, default_steps_per_epoch, load_split
-from kgan.errors import KganError
+from kgan.errors import KganError, KganWarning
 from kgan.files import describe_os_error
 from kgan.metrics.shards import SINGLE, Shards
 from kgan.metrics.validation import make_validator
@@ -72,6 +72,9 @@ class TrainingSession:
                 f"--batch-size {config.batch_size} does not split over {replicas} replicas: "
                 "use a multiple of the replica count"
             )
+        on_cpu = not tf.config.list_physical_devices("GPU")
+        if config.precision == "mixed_bfloat16" and on_cpu and writes and not cpu.native_bfloat16():
+            warnings.warn(cpu.bfloat16_emulated_warning(), KganWarning, stacklevel=2)
         keras.utils.set_random_seed(config.seed)
         runtime.configure(deterministic=config.deterministic)
         self.images = load_split(dataset, "train")
