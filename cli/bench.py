@@ -138,6 +138,40 @@ def bench_train(
     _print_figures(f"kgan bench train — {variant.value}, 64×64, batch {batch_size}", figures, as_json)
 
 
+@app.command("prepare")
+def bench_prepare(
+    count: Annotated[int, typer.Option(min=10, help="JPEGs per corpus.")] = 20_000,
+    size: Annotated[int, typer.Option(min=8, help="Prepared image size.")] = 96,
+    as_json: Json = False,
+) -> None:
+    """`kgan data prepare` against a single-process PIL loop, on avatar JPEGs at 96 and 512 px.
+
+    The corpora are drawn once and cached under ~/.cache/kgan/bench ($KGAN_CACHE_DIR)."""
+    from rich.table import Table
+
+    from kgan.bench.ingest import bench_prepare as run_bench
+
+    with CountProgress("drawing corpora and measuring, each side in a fresh process", interactive()) as progress:
+        figures = run_bench(count, size, progress=progress)
+    if as_json:
+        print(json.dumps(figures))
+        return
+    console.print(f"CPU: {figures['cpu']} ({', '.join(figures['isa']) or 'no AVX2'})")
+    table = Table(title=f"kgan bench prepare — {count} images → {size}×{size}")
+    for column in ("source", "PIL loop img/s", "kgan img/s", "kgan / PIL", "PIL peak RSS MB", "kgan peak RSS MB"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for source, row in figures["sources"].items():
+        table.add_row(
+            source,
+            str(row["pil_images_per_sec"]),
+            str(row["kgan_images_per_sec"]),
+            f"{row['kgan_over_pil']}×",
+            str(row["pil_peak_rss_mb"]),
+            str(row["kgan_peak_rss_mb"]),
+        )
+    console.print(table)
+
+
 def _print_figures(title: str, figures: dict, as_json: bool) -> None:
     """A two-column table of benchmark figures, or one JSON object."""
     from rich.table import Table

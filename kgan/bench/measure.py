@@ -1,11 +1,8 @@
-"""Throughput figures: the fit-driven train step, a bare tf.function step, the input pipeline."""
+"""Throughput figures: the fit-driven train step, a bare tf.function step, the input pipeline,
+FID feature extraction; `bench_all` gathers them, each part from a fresh process."""
 
 from __future__ import annotations
 
-import json
-import resource
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +15,6 @@ from kgan import cpu
 from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import config_dataset, load_split
-from kgan.errors import KganError
 from kgan.metrics.evaluate import evaluate
 from kgan.metrics.extractors import load_extractor
 from kgan.metrics.reference import real_features
@@ -145,45 +141,6 @@ def bench_fid(
     }
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB."""
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
-
-
-def _in_fresh_process(part: str, **arguments: Any) -> dict[str, Any]:
-    """Run one measurement in its own Python process and return its figures.
-
-    Each part gets a process to itself so that its peak RSS is its own, and so that
-    TensorFlow's and PyTorch's thread pools never compete within one measurement.
-    """
-
-    command = [sys.executable, "-m", "kgan.bench.measure", part, json.dumps(arguments)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise KganError(f"benchmark part {part!r} failed: {last}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def _part(part: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    """One measurement, in this process: what `_in_fresh_process` runs."""
-    if part == "train":
-        dataset = PreparedDataset(arguments.pop("dataset"))
-        figures = bench_train(dataset, **arguments)
-    elif part == "pytorch":
-        from kgan.bench import torch_reference
-
-        figures = {"pytorch_step_images_per_sec": round(torch_reference.bench_step(**arguments), 2)}
-    elif part == "features":
-        figures = _feature_rate(**arguments)
-    else:
-        raise ValueError(part)
-    figures["peak_rss_mb"] = peak_rss_mb()
-    return figures
-
-
 def extraction_rate(extractor, batch_size: int, repeats: int = 3) -> float:
     """Images/s of a feature extractor on 64×64 inputs (resized to its own size), after tracing."""
     images = np.random.default_rng(0).uniform(-1, 1, (batch_size, 64, 64, 3)).astype(np.float32)
@@ -194,7 +151,7 @@ def extraction_rate(extractor, batch_size: int, repeats: int = 3) -> float:
     return repeats * batch_size / (time.perf_counter() - start)
 
 
-def _feature_rate(features: str, inception: str | None, batch_size: int) -> dict[str, Any]:
+def feature_rate(features: str, inception: str | None, batch_size: int) -> dict[str, Any]:
     runtime.configure()
     extractor = load_extractor(features, inception)
     rate = extraction_rate(extractor, batch_size)
@@ -213,11 +170,12 @@ def bench_all(
 ) -> dict[str, Any]:
     """Both variants' train-step, pipeline and PyTorch-reference figures, FID features, peak RSS.
 
-    Every figure comes from its own process (see `_in_fresh_process`); the PyTorch reference
+    Every figure comes from its own process (see `parts.in_fresh_process`); the PyTorch reference
     runs at the same precision as kgan (autocast for the mixed policies). `progress` hears
     (parts measured, parts in all) after each part.
     """
     from kgan.bench import torch_reference
+    from kgan.bench.parts import in_fresh_process
 
     total = 2 * (1 + torch_reference.available()) + bool(features)
     done = 0
@@ -226,7 +184,7 @@ def bench_all(
 
     def measure(part: str, **arguments: Any) -> dict[str, Any]:
         nonlocal done
-        figures = _in_fresh_process(part, **arguments)
+        figures = in_fresh_process(part, **arguments)
         done += 1
         if progress:
             progress(done, total)
@@ -259,12 +217,3 @@ def bench_all(
         report.update(extraction)
     report["training_peak_rss_mb"] = max(row["kgan_peak_rss_mb"] for row in report["variants"].values())
     return report
-
-
-def _main(argv: list[str]) -> None:
-    part, arguments = argv
-    print(json.dumps(_part(part, json.loads(arguments))))
-
-
-if __name__ == "__main__":
-    _main(sys.argv[1:])

@@ -1,0 +1,74 @@
+"""One benchmark part per fresh process: `python -m kgan.bench.parts PART JSON-ARGUMENTS`.
+
+Each part gets a process to itself so that its peak RSS is its own and no two frameworks'
+thread pools compete within one measurement. Only what a part needs is imported: the
+PyTorch reference and the ingest parts never load TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from kgan.errors import KganError
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB.
+
+    Linux: VmHWM, the high-water mark of this program's own memory. `ru_maxrss` there keeps
+    the parent's mark across fork and exec, so a small part run from a large parent would
+    report the parent's figure."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
+
+
+def in_fresh_process(part: str, **arguments: Any) -> dict[str, Any]:
+    """Run one part in its own Python process and return its figures (with its peak RSS)."""
+    command = [sys.executable, "-m", "kgan.bench.parts", part, json.dumps(arguments)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise KganError(f"benchmark part {part!r} failed: {last}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_part(part: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """One measurement, in this process: what `in_fresh_process` runs."""
+    if part == "train":
+        from kgan.bench import measure
+        from kgan.data.dataset import PreparedDataset
+
+        dataset = PreparedDataset(arguments.pop("dataset"))
+        figures = measure.bench_train(dataset, **arguments)
+    elif part == "pytorch":
+        from kgan.bench import torch_reference
+
+        figures = {"pytorch_step_images_per_sec": round(torch_reference.bench_step(**arguments), 2)}
+    elif part == "features":
+        from kgan.bench import measure
+
+        figures = measure.feature_rate(**arguments)
+    elif part == "prepare":
+        from kgan.bench import ingest
+
+        figures = ingest.time_part(**arguments)
+    else:
+        raise ValueError(part)
+    figures["peak_rss_mb"] = peak_rss_mb()
+    return figures
+
+
+if __name__ == "__main__":
+    name, given = sys.argv[1:]
+    print(json.dumps(run_part(name, json.loads(given))))

@@ -1,0 +1,52 @@
+"""Benchmark parts run in fresh processes whose figures are their own."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kgan.bench.parts import in_fresh_process, peak_rss_mb
+
+
+def test_a_fresh_part_reports_its_own_peak_memory_not_its_parents(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "jpegs"
+    folder.mkdir()
+    for index in range(3):
+        Image.new("RGB", (40, 30), (index * 50, 90, 200)).save(folder / f"{index}.jpg")
+    ballast = np.ones(1_200 * 1024 * 1024 // 8)  # 1.2 GB, touched: this process's peak grows past it
+    assert peak_rss_mb() > 1_200
+    figures = in_fresh_process("prepare", side="pil", folder=str(folder), size=16, out=str(tmp_path / "out"))
+    del ballast
+    assert figures["images"] == 3 and figures["images_per_sec"] > 0
+    # A child inherits nothing of the parent's memory after exec; Linux's ru_maxrss does carry
+    # the parent's high-water mark across fork and exec, which made every part look as large.
+    assert 10 < figures["peak_rss_mb"] < 600
+
+
+def test_bench_prepare_times_both_sides_on_both_corpora_and_leaves_only_the_cache(tmp_path):
+    import json
+
+    from helpers import kgan
+
+    cache = tmp_path / "cache"
+    result = kgan(
+        "bench", "prepare", "--count", "24", "--size", "32", "--json", cwd=tmp_path, env={"KGAN_CACHE_DIR": str(cache)}
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["images"] == 24 and figures["size"] == 32 and figures["cpu"]
+    assert set(figures["sources"]) == {"96x96 JPEG", "512x512 JPEG"}
+    for row in figures["sources"].values():
+        assert row["pil_images_per_sec"] > 0 and row["kgan_images_per_sec"] > 0
+        assert row["kgan_over_pil"] == round(row["kgan_images_per_sec"] / row["pil_images_per_sec"], 2)
+        assert 10 < row["kgan_peak_rss_mb"] < 1000
+    corpora = sorted(p.name for p in (cache / "bench").iterdir())
+    assert corpora == ["avatars-jpeg512-24-v1", "avatars-jpeg96-24-v1"]
+    big = sorted((cache / "bench" / corpora[0]).iterdir())
+    assert len(big) == 24
+    from PIL import Image
+
+    with Image.open(big[0]) as image:
+        assert image.size == (512, 512) and image.format == "JPEG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # prepared datasets removed
