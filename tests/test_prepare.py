@@ -367,3 +367,26 @@ def test_resize_filter_and_padding_are_applied_and_recorded(tmp_path):
     with pytest.raises(KganError, match="--resize-filter must be one of"):
         prepare(source, tmp_path / "bad", size=16, resize_filter="nearest")
     assert not (tmp_path / "bad").exists()
+
+
+def test_decoding_processes_give_the_same_dataset_as_one_process(tmp_path):
+    """Over three chunks of entries, bad files and duplicates included: worker processes
+    decode in parallel, and the result does not depend on how many."""
+    rng = np.random.default_rng(5)
+    source = tmp_path / "source"
+    source.mkdir()
+    for i in range(170):
+        pixels = rng.integers(0, 256, (20 + i % 7, 24, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(source / f"img{i:03d}.{'png' if i % 3 else 'jpg'}")
+    (source / "img100b.png").write_bytes((source / "img100.png").read_bytes())  # a duplicate, chunk 2
+    (source / "img150b.png").write_bytes(b"not an image")  # chunk 3
+    (source / "img160b.png").write_bytes(b"")
+    before = tree_digest(source)
+    one, one_report = prepare(source, tmp_path / "one", size=16, workers=1)
+    two, two_report = prepare(source, tmp_path / "two", size=16, workers=2)
+    assert tree_digest(source) == before
+    np.testing.assert_array_equal(one.images, two.images)
+    assert one.manifest == two.manifest
+    assert one_report.to_dict() == two_report.to_dict()
+    assert (one_report.scanned, one_report.used, one_report.duplicates) == (173, 170, 1)
+    assert one_report.reason_counts() == {"not an image": 1, "empty file": 1}

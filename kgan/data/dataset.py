@@ -82,6 +82,11 @@ class IngestReport:
         }
 
 
+def content_hash(image: np.ndarray) -> str:
+    """The manifest's hash of an image's pixels (duplicates share it)."""
+    return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()[:32]
+
+
 class ImageWriter:
     """Streams `[S, S, 3]` uint8 images into `images.npy`, dropping exact duplicates.
 
@@ -101,11 +106,12 @@ class ImageWriter:
         self._file = open(self.path, "wb")
         self._file.write(b"\0" * self.HEADER_BYTES)
 
-    def add(self, name: str, image: np.ndarray) -> bool:
-        """Append one image; False (and nothing written) when its pixels were seen already."""
+    def add(self, name: str, image: np.ndarray, digest: str | None = None) -> bool:
+        """Append one image; False (and nothing written) when its pixels were seen already.
+        `digest`: its `content_hash`, when a worker computed it already."""
         if image.shape != (self.size, self.size, 3) or image.dtype != np.uint8:
             raise ValueError(f"expected uint8 [{self.size}, {self.size}, 3], got {image.dtype} {image.shape}")
-        digest = hashlib.sha256(image.tobytes()).hexdigest()[:32]
+        digest = digest or content_hash(image)
         if digest in self._seen:
             self.report.duplicates += 1
             return False

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import collections
 import functools
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from kgan.data.dataset import ImageWriter, IngestReport, PreparedDataset
+from kgan.data.dataset import ImageWriter, IngestReport, PreparedDataset, content_hash
 from kgan.data.download import Progress, download, is_url
 from kgan.data.images import DEFAULT_MAX_PIXELS, RESIZE_FILTERS, SkippedImage, decode_image
 from kgan.data.sources import Entry, iter_entries
@@ -18,6 +20,9 @@ from kgan.errors import KganError
 from kgan.files import atomic_directory
 
 ItemProgress = Callable[[int], None]  # called with the number of entries scanned so far
+Decoded = tuple[np.ndarray, str] | str  # an image and its content hash, or why it was skipped
+CHUNK = 64  # entries per task of a decoding process
+AHEAD = 3  # chunks in flight per process
 
 
 def cache_dir() -> Path:
@@ -89,7 +94,7 @@ def prepare(
                 if isinstance(result, str):
                     report.skip(entry.name, result)
                 else:
-                    writer.add(entry.name, result)
+                    writer.add(entry.name, *result)
                 if progress:
                     progress(report.scanned)
         finally:
@@ -104,23 +109,67 @@ def prepare(
 
 def _decode_all(
     entries: Iterator[Entry], decode: Callable[[bytes], np.ndarray], workers: int | None
-) -> Iterator[tuple[Entry, np.ndarray | str]]:
-    """Decode entries on a thread pool (PIL releases the GIL), keeping source order."""
+) -> Iterator[tuple[Entry, Decoded]]:
+    """Decode and hash entries in chunks on worker processes, keeping source order.
 
-    def work(entry: Entry) -> tuple[Entry, np.ndarray | str]:
+    Processes, not threads: small images spend as long in Python as in the decoder, and a
+    process per core runs both in parallel. The first chunk is decoded here (a handful of
+    images never pays for starting processes); at most `AHEAD` chunks per worker are in
+    flight, so memory is bounded by a chunk, not by the dataset.
+    """
+    workers = workers or usable_cores()
+    chunks = _chunks(entries, CHUNK)
+    first = next(chunks, None)
+    if first is None:
+        return
+    yield from zip(first, decode_chunk(decode, first))
+    if workers <= 1:
+        for chunk in chunks:
+            yield from zip(chunk, decode_chunk(decode, chunk))
+        return
+    # spawn: the caller may hold TensorFlow's threads, which a forked child would inherit locked
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        window: collections.deque = collections.deque()
+        for chunk in chunks:
+            window.append((chunk, pool.submit(decode_chunk, decode, chunk)))
+            if len(window) >= AHEAD * workers:
+                done, future = window.popleft()
+                yield from zip(done, future.result())
+        while window:
+            done, future = window.popleft()
+            yield from zip(done, future.result())
+
+
+def decode_chunk(decode: Callable[[bytes], np.ndarray], chunk: list[Entry]) -> list[Decoded]:
+    """Each entry's image and content hash, or the reason it is skipped (runs in a worker)."""
+    results: list[Decoded] = []
+    for entry in chunk:
         if entry.refused:
-            return entry, entry.refused
+            results.append(entry.refused)
+            continue
         try:
-            return entry, decode(entry.data or b"")
+            image = decode(entry.data or b"")
         except SkippedImage as reason:
-            return entry, str(reason)
+            results.append(str(reason))
+            continue
+        results.append((image, content_hash(image)))
+    return results
 
-    workers = workers or min(8, (os.cpu_count() or 1) + 2)
-    with ThreadPoolExecutor(workers) as pool:
-        window: list = []
-        for entry in entries:
-            window.append(pool.submit(work, entry))
-            if len(window) >= 4 * workers:
-                yield window.pop(0).result()
-        for future in window:
-            yield future.result()
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the OS tells)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _chunks(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
+    chunk: list[Entry] = []
+    for entry in entries:
+        chunk.append(entry)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
