@@ -70,3 +70,45 @@ def test_load_split_small_and_lazy(small_dataset):
     positions = np.array([5, 1, 150, 7])
     np.testing.assert_array_equal(in_memory[positions], lazy[positions])
     assert len(lazy) == len(in_memory) == 160
+
+
+def test_an_in_ram_split_costs_its_own_size_in_memory_not_twice(tmp_path):
+    """Read through the dataset's memory map, the file's pages counted as the process's
+    memory for the whole run, on top of the split's copy (a 265 MB split cost ~580 MB)."""
+    import subprocess
+    import sys
+
+    from helpers import python_env
+
+    from kgan.data.dataset import ImageWriter
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    writer = ImageWriter(folder / "images.npy", 64)
+    rng = np.random.default_rng(0)
+    for index in range(8000):  # 98 MB
+        writer.add(f"{index:05d}", rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    writer.close()
+    writer.finish(source="test", seed=0, val=None, test=None)
+    probe = (
+        "import sys, numpy as np\n"
+        "from kgan.data.dataset import PreparedDataset\n"
+        "from kgan.data.pipeline import load_split\n"
+        "def rss():\n"
+        "    line = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0]\n"
+        "    return int(line.split()[1]) * 1024\n"
+        "dataset = PreparedDataset(sys.argv[1])\n"
+        "before = rss()\n"
+        "split = load_split(dataset, 'train')\n"
+        "lazy = load_split(dataset, 'train', cache_bytes=0)\n"
+        "for start in range(0, len(lazy), 500):\n"
+        "    lazy[np.arange(start, min(start + 500, len(lazy)))]\n"
+        "print(split.nbytes, rss() - before)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(folder)], capture_output=True, text=True, env=python_env(), timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    split_bytes, grown = map(int, done.stdout.split())
+    assert split_bytes == 6400 * 64 * 64 * 3
+    assert grown < 1.15 * split_bytes, f"memory grew {grown / 1e6:.0f} MB for a {split_bytes / 1e6:.0f} MB split"

@@ -30,25 +30,21 @@ def load_split(dataset: PreparedDataset, split: str, cache_bytes: int = DEFAULT_
     indices = dataset.indices(split)
     if indices.size * dataset.image_size**2 * 3 <= cache_bytes:
         return dataset.split_images(split)
-    return _LazySplit(dataset.images, indices)
+    return _LazySplit(dataset, indices)
 
 
 class _LazySplit:
     """Index a split without reading it all: `split[positions]` reads only those rows."""
 
-    def __init__(self, images: np.ndarray, indices: np.ndarray):
-        self.images, self.indices = images, indices
-        self.shape = (len(indices), *images.shape[1:])
+    def __init__(self, dataset: PreparedDataset, indices: np.ndarray):
+        self.dataset, self.indices = dataset, indices
+        self.shape = (len(indices), *dataset.images.shape[1:])
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, positions: np.ndarray) -> np.ndarray:
-        rows = self.indices[positions]
-        order = np.argsort(rows)  # sorted reads are sequential on disk
-        out = np.empty((len(rows), *self.images.shape[1:]), np.uint8)
-        out[order] = self.images[rows[order]]
-        return out
+        return self.dataset.read_rows(self.indices[positions])
 
 
 def epoch_order(count: int, needed: int, seed: int, epoch: tf.Tensor) -> tf.Tensor:
