@@ -66,6 +66,7 @@ app.command("export")(serving.export)
 app.command("serve")(serving.serve)
 app.command("runs")(runs.list_runs)
 app.command("report")(runs.report)
+app.command("compare")(runs.compare)
 app.add_typer(bench.app, name="bench")
 
 

@@ -95,7 +95,7 @@ def plot_history(rows: list[dict[str, Any]], out_dir: Path) -> dict[Path, int]:
     return written
 
 
-def _data_uri(path: Path) -> str:
+def data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
@@ -133,7 +133,7 @@ def write_report(run_dir: Path) -> Path:
             for name, row in test["attributes"].items()
         ]
         attributes = "<h2>Attributes</h2><p class='facts'>the avatar classifier on generated images against the "
-        attributes += f"test split's (total variation distance, coverage)</p>{_table(rows_html)}"
+        attributes += f"test split's (total variation distance, coverage)</p>{html_table(rows_html)}"
     best_epoch = summary["best_epoch"]
     strip = []
     for path in sorted((run_dir / "samples").glob("epoch-*.png")):
@@ -142,10 +142,10 @@ def write_report(run_dir: Path) -> Path:
         best = ' class="best"' if epoch == best_epoch else ""
         caption += " ★" if best else ""
         strip.append(
-            f'<figure{best}><img src="{_data_uri(path)}" alt="samples after epoch {epoch}">'
+            f'<figure{best}><img src="{data_uri(path)}" alt="samples after epoch {epoch}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         )
-    plot_html = "".join(f'<img class="plot" src="{_data_uri(p)}" alt="{p.stem} plot">' for p in plots)
+    plot_html = "".join(f'<img class="plot" src="{data_uri(p)}" alt="{p.stem} plot">' for p in plots)
     warnings = [w for r in rows[-1:] for w in r.get("warnings", [])]
     title = f"kgan run {run_dir.name}"
     facts = " · ".join(
@@ -184,7 +184,7 @@ details summary {{ cursor: pointer; color: #444; }}
 </style></head><body>
 <h1>{html.escape(title)} <span class="status {status}">{status}</span></h1>
 <p class="facts">{facts}</p>
-<h2>Results</h2>{_table(numbers)}
+<h2>Results</h2>{html_table(numbers)}
 {attributes}
 {"".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in warnings)}
 <h2>History</h2><div class="plots">{plot_html or "<p>no epochs recorded yet</p>"}</div>
@@ -192,7 +192,7 @@ details summary {{ cursor: pointer; color: #444; }}
 <p class="facts">the same fixed noise after every epoch (scroll sideways; ★ the best by validation FID)</p>
 <div class="strip">{"".join(strip) or "<p>no sample grids</p>"}</div>
 <h2>Configuration</h2>
-<details><summary>{len(config)} hyperparameters</summary>{_table(sorted(config.items()))}</details>
+<details><summary>{len(config)} hyperparameters</summary>{html_table(sorted(config.items()))}</details>
 </body></html>
 """
     write_text_atomic(out_dir / "index.html", page)
@@ -205,6 +205,6 @@ def _best(summary: dict[str, Any]) -> str:
     return f"{summary['best_val_fid']:.3f} (epoch {summary['best_epoch']})"
 
 
-def _table(pairs) -> str:
+def html_table(pairs) -> str:
     cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in pairs)
     return f"<table>{cells}</table>"
