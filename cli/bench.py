@@ -72,7 +72,7 @@ def bench_everything(
         "kgan / PyTorch",
         "pipeline img/s",
         "pipeline / step",
-        "peak RSS MB",
+        "peak RSS MB fit / bare / PyTorch",
     ):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for variant, row in figures["variants"].items():
@@ -84,14 +84,18 @@ def bench_everything(
             str(row["kgan_over_pytorch"] or "—"),
             str(row["pipeline_images_per_sec"]),
             f"{row['pipeline_over_step']}×",
-            str(row["kgan_peak_rss_mb"]),
+            f"{row['kgan_peak_rss_mb']:.0f} / {row['kgan_bare_peak_rss_mb']:.0f} / "
+            + (f"{row['pytorch_peak_rss_mb']:.0f}" if row.get("pytorch_peak_rss_mb") else "—"),
         )
     console.print(table)
     if "fid_features" in figures:
         console.print(
             f"FID features ({figures['fid_features']}): {figures['fid_features_images_per_sec']} img/s at 299×299"
         )
-    console.print(f"peak RSS of training (largest of the two kgan processes): {figures['training_peak_rss_mb']} MB")
+    console.print(
+        f"peak RSS of training (largest of the two kgan fit processes, the split in RAM): "
+        f"{figures['training_peak_rss_mb']} MB; bare steps hold no data, as the PyTorch reference"
+    )
     if "pytorch" in figures:
         console.print(f"PyTorch reference {figures['pytorch']}")
 
@@ -128,13 +132,14 @@ def bench_train(
     precision: Annotated[Precision, typer.Option(help="float32, mixed_float16 or mixed_bfloat16.")] = FLOAT32,
     as_json: Json = False,
 ) -> None:
-    """Train-step images/s (fit and bare tf.function) and input-pipeline images/s at 64×64."""
+    """Train-step images/s (fit and bare tf.function) and input-pipeline images/s at 64×64, each
+    in a fresh process, with their peak RSS."""
     import_tensorflow()
 
-    from kgan.bench.measure import bench_train as run_bench
+    from kgan.bench.measure import bench_variant
     from kgan.data.default import resolve_dataset
 
-    figures = run_bench(resolve_dataset(data), variant.value, batch_size, steps, warmup, precision.value)
+    figures = bench_variant(resolve_dataset(data), variant.value, batch_size, steps, warmup, precision.value)
     _print_figures(f"kgan bench train — {variant.value}, 64×64, batch {batch_size}", figures, as_json)
 
 

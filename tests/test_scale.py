@@ -87,7 +87,7 @@ def test_bench_all_reports_every_figure(small_dataset):
         features=None,
         progress=lambda *a: heard.append(a),
     )
-    parts = 2 * (1 + torch_reference.available())
+    parts = 2 * (2 + torch_reference.available())
     assert heard == [(done, parts) for done in range(parts + 1)]
     assert set(figures["variants"]) == {"dcgan", "wgangp"}
     for row in figures["variants"].values():
@@ -98,3 +98,5 @@ def test_bench_all_reports_every_figure(small_dataset):
             assert row["pytorch_step_images_per_sec"] is None and "pip install" in figures["pytorch"]
     assert figures["training_peak_rss_mb"] == max(row["kgan_peak_rss_mb"] for row in figures["variants"].values())
     assert figures["training_peak_rss_mb"] > 100  # a process that imported TensorFlow and trained
+    for row in figures["variants"].values():  # each process's own figure (the parent's is not inherited)
+        assert row["kgan_bare_peak_rss_mb"] > 100 and row["fit_over_plain"] > 0

@@ -80,6 +80,10 @@ def bench_pipeline(config: TrainConfig, images: np.ndarray, batches: int = 60) -
     return batches * config.batch_size * config.n_critic / (time.perf_counter() - start)
 
 
+def _config(variant: str, batch_size: int, precision: str) -> TrainConfig:
+    return TrainConfig.for_variant(variant).with_overrides(batch_size=batch_size, precision=precision).validate()
+
+
 def bench_train(
     dataset: PreparedDataset,
     variant: str = "dcgan",
@@ -88,24 +92,59 @@ def bench_train(
     warmup: int = 3,
     precision: str = "float32",
 ) -> dict[str, Any]:
-    """All three figures for one variant at 64×64 with the paper's architecture."""
-    config = TrainConfig.for_variant(variant).with_overrides(batch_size=batch_size, precision=precision).validate()
+    """A training process at 64×64 with the paper's architecture: the input pipeline alone,
+    then `fit` on it (the split in RAM, as training holds it)."""
+    config = _config(variant, batch_size, precision)
     runtime.configure()
     images = load_split(dataset, "train")
     pipeline = bench_pipeline(config, images)
     fit_step = bench_fit_step(config, images, steps, warmup)
-    plain_step = bench_plain_step(config, steps, warmup)
+    return {
+        "fit_step_images_per_sec": round(fit_step, 2),
+        "pipeline_images_per_sec": round(pipeline, 1),
+        "pipeline_over_step": round(pipeline / fit_step, 1),
+    }
+
+
+def bench_bare(
+    variant: str = "dcgan", batch_size: int = 128, steps: int = 8, warmup: int = 3, precision: str = "float32"
+) -> dict[str, Any]:
+    """The same train step in a bare tf.function on a fixed batch: no data, no `fit` (as the
+    PyTorch reference runs)."""
+    runtime.configure()
+    step = bench_plain_step(_config(variant, batch_size, precision), steps, warmup)
+    return {"plain_step_images_per_sec": round(step, 2)}
+
+
+def bench_variant(
+    dataset: PreparedDataset,
+    variant: str = "dcgan",
+    batch_size: int = 128,
+    steps: int = 8,
+    warmup: int = 3,
+    precision: str = "float32",
+    measure: Callable[..., dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """`fit` and bare steps of one variant, each in a fresh process, with both peak RSS."""
+    from kgan.bench.parts import in_fresh_process
+
+    measure = measure or in_fresh_process
+    sizes = dict(variant=variant, batch_size=batch_size, steps=steps, warmup=warmup, precision=precision)
+    fit = measure("train", dataset=str(dataset.folder), **sizes)
+    bare = measure("bare", **sizes)
     return {
         **cpu.describe(),
         "variant": variant,
         "precision": precision,
-        "image_size": config.image_size,
+        "image_size": 64,
         "batch_size": batch_size,
-        "fit_step_images_per_sec": round(fit_step, 2),
-        "plain_step_images_per_sec": round(plain_step, 2),
-        "fit_over_plain": round(fit_step / plain_step, 3),
-        "pipeline_images_per_sec": round(pipeline, 1),
-        "pipeline_over_step": round(pipeline / fit_step, 1),
+        "fit_step_images_per_sec": fit["fit_step_images_per_sec"],
+        "plain_step_images_per_sec": bare["plain_step_images_per_sec"],
+        "fit_over_plain": round(fit["fit_step_images_per_sec"] / bare["plain_step_images_per_sec"], 3),
+        "pipeline_images_per_sec": fit["pipeline_images_per_sec"],
+        "pipeline_over_step": fit["pipeline_over_step"],
+        "kgan_peak_rss_mb": fit["peak_rss_mb"],
+        "kgan_bare_peak_rss_mb": bare["peak_rss_mb"],
     }
 
 
@@ -177,7 +216,7 @@ def bench_all(
     from kgan.bench import torch_reference
     from kgan.bench.parts import in_fresh_process
 
-    total = 2 * (1 + torch_reference.available()) + bool(features)
+    total = 2 * (2 + torch_reference.available()) + bool(features)
     done = 0
     if progress:
         progress(done, total)
@@ -199,8 +238,7 @@ def bench_all(
     }
     sizes = dict(batch_size=batch_size, steps=steps, warmup=warmup, precision=precision)
     for variant in ("dcgan", "wgangp"):
-        figures = measure("train", dataset=str(dataset.folder), variant=variant, **sizes)
-        figures["kgan_peak_rss_mb"] = figures.pop("peak_rss_mb")
+        figures = bench_variant(dataset, variant, measure=measure, **sizes)
         figures["pytorch_step_images_per_sec"] = figures["kgan_over_pytorch"] = None
         if torch_reference.available():
             torch_figures = measure("pytorch", variant=variant, **sizes)

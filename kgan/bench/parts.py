@@ -51,6 +51,10 @@ def run_part(part: str, arguments: dict[str, Any]) -> dict[str, Any]:
 
         dataset = PreparedDataset(arguments.pop("dataset"))
         figures = measure.bench_train(dataset, **arguments)
+    elif part == "bare":
+        from kgan.bench import measure
+
+        figures = measure.bench_bare(**arguments)
     elif part == "pytorch":
         from kgan.bench import torch_reference
 
