@@ -88,6 +88,21 @@ def bench_everything(
             + (f"{row['pytorch_peak_rss_mb']:.0f}" if row.get("pytorch_peak_rss_mb") else "—"),
         )
     console.print(table)
+    limits = Table(
+        title=f"against this CPU's limit: one wide convolution alone, {figures['wide_convolution_gflops']} GFLOP/s"
+    )
+    for column in ("variant", "GFLOP / step", "kgan GFLOP/s", "kgan of limit", "PyTorch GFLOP/s", "PyTorch of limit"):
+        limits.add_column(column, justify="left" if column == "variant" else "right")
+    for variant, row in figures["variants"].items():
+        limits.add_row(
+            variant,
+            str(row["step_gflop"]),
+            str(row["kgan_gflops"]),
+            f"{row['kgan_of_limit']:.0%}",
+            str(row.get("pytorch_gflops", "—")),
+            f"{row['pytorch_of_limit']:.0%}" if row.get("pytorch_of_limit") else "—",
+        )
+    console.print(limits)
     if "fid_features" in figures:
         console.print(
             f"FID features ({figures['fid_features']}): {figures['fid_features_images_per_sec']} img/s at 299×299"

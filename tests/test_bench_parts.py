@@ -50,3 +50,37 @@ def test_bench_prepare_times_both_sides_on_both_corpora_and_leaves_only_the_cach
     with Image.open(big[0]) as image:
         assert image.size == (512, 512) and image.format == "JPEG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # prepared datasets removed
+
+
+def test_flops_are_counted_from_the_traced_step():
+    import tensorflow as tf
+    from helpers import tiny_config
+
+    from kgan.bench.flops import live_operations, op_flops, step_flops
+
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [2, 8, 8, 3])
+        kernel = tf.compat.v1.placeholder(tf.float32, [4, 4, 3, 5])
+        out = tf.nn.conv2d(images, kernel, 2, "SAME")
+        gradients = tf.gradients(tf.reduce_sum(out), [images, kernel])
+    counted = {op.type: op_flops(op) for op in graph.get_operations() if op_flops(op)}
+    multiply_adds = 2 * 4 * 4 * 5 * (4 * 4 * 3)  # outputs × window
+    assert counted == dict.fromkeys(("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"), 2 * multiply_adds)
+    del gradients
+
+    dcgan = step_flops(tiny_config(batch_size=4))
+    assert step_flops(tiny_config(batch_size=8)) == 2 * dcgan  # linear in the batch
+    assert step_flops(tiny_config(variant="wgangp", batch_size=4)) > 1.3 * dcgan  # the penalty's second order
+
+    @tf.function
+    def unused_gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.conv2d(x, tf.ones([3, 3, 3, 4]), 1, "SAME")
+        tape.gradient(y, x)  # computed, then thrown away: pruned before running
+        return y
+
+    graph = unused_gradient.get_concrete_function(tf.TensorSpec([1, 8, 8, 3])).graph
+    assert {op.type for op in graph.get_operations()} >= {"Conv2D", "Conv2DBackpropInput"}
+    assert "Conv2DBackpropInput" not in {op.type for op in live_operations(graph)}

@@ -87,7 +87,7 @@ def test_bench_all_reports_every_figure(small_dataset):
         features=None,
         progress=lambda *a: heard.append(a),
     )
-    parts = 2 * (2 + torch_reference.available())
+    parts = 2 * (2 + torch_reference.available()) + 1  # and the limits: FLOPs per step, one wide convolution
     assert heard == [(done, parts) for done in range(parts + 1)]
     assert set(figures["variants"]) == {"dcgan", "wgangp"}
     for row in figures["variants"].values():
@@ -100,3 +100,6 @@ def test_bench_all_reports_every_figure(small_dataset):
     assert figures["training_peak_rss_mb"] > 100  # a process that imported TensorFlow and trained
     for row in figures["variants"].values():  # each process's own figure (the parent's is not inherited)
         assert row["kgan_bare_peak_rss_mb"] > 100 and row["fit_over_plain"] > 0
+        assert row["step_gflop"] > 0 and 0 < row["kgan_of_limit"] == round(
+            row["kgan_gflops"] / figures["wide_convolution_gflops"], 3
+        )

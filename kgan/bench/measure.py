@@ -216,7 +216,7 @@ def bench_all(
     from kgan.bench import torch_reference
     from kgan.bench.parts import in_fresh_process
 
-    total = 2 * (2 + torch_reference.available()) + bool(features)
+    total = 2 * (2 + torch_reference.available()) + bool(features) + 1
     done = 0
     if progress:
         progress(done, total)
@@ -247,6 +247,18 @@ def bench_all(
             figures["pytorch_peak_rss_mb"] = torch_figures["peak_rss_mb"]
             figures["kgan_over_pytorch"] = round(figures["fit_step_images_per_sec"] / torch_step, 3)
         report["variants"][variant] = figures
+    limits = measure("limits", batch_size=batch_size, variants=list(report["variants"]))
+    report["wide_convolution_gflops"] = limit = limits["wide_convolution_gflops"]
+    for variant, figures in report["variants"].items():
+        per_image = limits[f"{variant}_step_gflop"] / batch_size
+        figures["step_gflop"] = limits[f"{variant}_step_gflop"]
+        for side, rate in (
+            ("kgan", figures["fit_step_images_per_sec"]),
+            ("pytorch", figures["pytorch_step_images_per_sec"]),
+        ):
+            if rate:
+                figures[f"{side}_gflops"] = round(rate * per_image, 1)
+                figures[f"{side}_of_limit"] = round(rate * per_image / limit, 3)
     if not torch_reference.available():
         report["pytorch"] = "not installed: pip install -e '.[bench]' to measure the PyTorch reference"
     if features:

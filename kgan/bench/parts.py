@@ -63,6 +63,14 @@ def run_part(part: str, arguments: dict[str, Any]) -> dict[str, Any]:
         from kgan.bench import measure
 
         figures = measure.feature_rate(**arguments)
+    elif part == "limits":
+        from kgan.bench import flops
+        from kgan.config import TrainConfig
+
+        figures = {"wide_convolution_gflops": round(flops.wide_convolution_rate(arguments["batch_size"]), 1)}
+        for variant in arguments["variants"]:
+            config = TrainConfig.for_variant(variant).with_overrides(batch_size=arguments["batch_size"]).validate()
+            figures[f"{variant}_step_gflop"] = round(flops.step_flops(config) / 1e9, 2)
     elif part == "prepare":
         from kgan.bench import ingest
 
