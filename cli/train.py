@@ -81,7 +81,7 @@ def train(
         target = _check_resume(run_dir, flags, config, preset)
     else:
         target = _new_run(flags, config, preset, run_dir, quiet)
-    _run(target, flags["epochs"], quiet)
+    _run(target, flags["epochs"], flags["time_budget"], quiet)
 
 
 train.__doc__ = (train.__doc__ or "") + EXAMPLES
@@ -93,7 +93,7 @@ def _resolved(run_dir: Path | None, resume: bool, config: Path | None, preset, f
         from kgan import runs
 
         recorded = runs.load_config(_check_resume(run_dir, flags, config, preset))
-        return recorded.with_overrides(epochs=flags["epochs"]).validate()
+        return recorded.with_overrides(epochs=flags["epochs"], time_budget=flags["time_budget"]).validate()
     file_values = read_config_file(config) if config else {}
     return TrainConfig.resolve(preset=preset.value, file_values=file_values, flags=flags)
 
@@ -119,7 +119,7 @@ def _check_resume(run_dir: Path | None, flags: dict, config: Path | None, preset
     if conflicts:
         changes = "; ".join(f"--{name.replace('_', '-')}: {old} → {new}" for name, old, new in conflicts)
         raise KganError(
-            f"{changes}: the run keeps its recorded config on --resume (only --epochs can change); "
+            f"{changes}: the run keeps its recorded config on --resume (only --epochs and --time-budget can change); "
             "start a new run for other values"
         )
     return target
@@ -137,13 +137,13 @@ def _new_run(flags: dict, config: Path | None, preset, run_dir: Path | None, qui
     return target
 
 
-def _run(target: Path, epochs: int | None, quiet: bool) -> None:
+def _run(target: Path, epochs: int | None, time_budget: float | None, quiet: bool) -> None:
     from cli.train_view import TrainingDisplay
     from kgan.training.session import train as train_run
 
     display = TrainingDisplay(interactive(quiet), run_name=target.name)
     try:
-        result = train_run(target, epochs=epochs, callbacks=[display], warn=warn)
+        result = train_run(target, epochs=epochs, time_budget=time_budget, callbacks=[display], warn=warn)
     finally:
         display.close()
     _report(result, target)

@@ -39,8 +39,8 @@ def compare_row(run_dir: Path) -> dict[str, Any]:
         raise KganError(f"{run_dir} is not a run folder (no config.json): give folders made by kgan train")
     summary = run_summary(run_dir)
     rows = runs.read_metrics(run_dir)
-    elapsed = _elapsed(rows)
-    epoch_costs = [(r.get("seconds") or 0) + (r.get("fid_seconds") or 0) for r in rows]
+    elapsed = runs.elapsed_by_epoch(rows)
+    epoch_costs = [runs.epoch_cost(r) for r in rows]
     test = summary["test_evaluation"] or {}
     coverage = None
     if test.get("attributes"):
@@ -66,18 +66,6 @@ def compare_row(run_dir: Path) -> dict[str, Any]:
         # (epoch, seconds since the start, validation FID) of every validated epoch
         "curve": [(r["epoch"], elapsed.get(r["epoch"]), r["val_fid"]) for r in rows if _number(r.get("val_fid"))],
     }
-
-
-def _elapsed(rows: list[dict[str, Any]]) -> dict[int, float]:
-    """Seconds from the run's start to the end of each epoch (training and validation)."""
-    total, out = 0.0, {}
-    for row in sorted(rows, key=lambda r: r["epoch"]):
-        if _number(row.get("elapsed_seconds")):
-            total = float(row["elapsed_seconds"])
-        else:  # rows written before elapsed_seconds was recorded
-            total += (row.get("seconds") or 0) + (row.get("fid_seconds") or 0)
-        out[row["epoch"]] = total
-    return out
 
 
 def _number(value: Any) -> bool:

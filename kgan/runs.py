@@ -79,11 +79,16 @@ def load_config(run_dir: Path) -> TrainConfig:
     return TrainConfig.load(Path(run_dir) / "config.json")
 
 
-def config_to_epochs(run_dir: Path, epochs: int | None) -> TrainConfig:
-    """The run's config, with its epoch count changed to `epochs` (and saved) when given."""
+RESUME_CHANGES = ("epochs", "time_budget")  # how long a run goes on, never what it computes
+
+
+def config_on_resume(run_dir: Path, epochs: int | None = None, time_budget: float | None = None) -> TrainConfig:
+    """The run's config, its epoch count and time budget changed (and saved) when given."""
     config = load_config(run_dir)
-    if epochs is not None and epochs != config.epochs:
-        config = config.with_overrides(epochs=epochs).validate()
+    changes = {"epochs": epochs, "time_budget": time_budget}
+    changes = {name: value for name, value in changes.items() if value is not None and value != getattr(config, name)}
+    if changes:
+        config = config.with_overrides(**changes).validate()
         config.save(Path(run_dir) / "config.json")
     return config
 
@@ -112,13 +117,13 @@ def run_dataset(run_dir: Path) -> PreparedDataset:
 def resume_conflicts(run_dir: Path, given: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """(name, recorded, given) for each value in `given` that differs from the run's config.
 
-    `epochs` may change on resume and is never a conflict; `data` is compared by what it
-    resolves to (the dataset's split), not by how the path is written.
+    `epochs` and `time_budget` may change on resume and are never a conflict; `data` is
+    compared by what it resolves to (the dataset's split), not by how the path is written.
     """
     recorded = load_config(run_dir)
     conflicts = []
     for name, value in given.items():
-        if value is None or name == "epochs":
+        if value is None or name in RESUME_CHANGES:
             continue
         if name == "data":
             info = read_json(Path(run_dir) / "dataset.json") or {}
@@ -173,6 +178,30 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return rows
+
+
+def elapsed_by_epoch(rows: list[dict[str, Any]]) -> dict[int, float]:
+    """Seconds of training and validation from a run's start to the end of each epoch, across
+    resumes (rows from before `elapsed_seconds` was recorded count their own times)."""
+    total, out = 0.0, {}
+    for row in sorted(rows, key=lambda r: r["epoch"]):
+        recorded = row.get("elapsed_seconds")
+        total = float(recorded) if isinstance(recorded, int | float) else total + epoch_cost(row)
+        out[row["epoch"]] = total
+    return out
+
+
+def epoch_cost(row: dict[str, Any]) -> float:
+    """Seconds one epoch took: its training and its validation."""
+    return float(row.get("seconds") or 0) + float(row.get("fid_seconds") or 0)
+
+
+def out_of_time(rows: list[dict[str, Any]], minutes: float) -> bool:
+    """Whether another epoch as long as the last one would overrun a budget of `minutes`."""
+    if not minutes or not rows:
+        return False
+    last = max(rows, key=lambda r: r["epoch"])
+    return elapsed_by_epoch(rows)[last["epoch"]] + epoch_cost(last) > minutes * 60
 
 
 LOCK_FILE = ".lock"

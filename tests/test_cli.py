@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -93,9 +94,10 @@ def test_resume_accepts_the_original_command_and_refuses_changes(workdir, small_
     relative = Path(os.path.relpath(small_dataset, workdir))
     again = [*original, "--seed", "7", "--run-dir", "run"]
     again[again.index(str(small_dataset))] = str(relative)
-    resumed = kgan(*again, "--epochs", "2", "--resume", cwd=workdir)
+    resumed = kgan(*again, "--epochs", "2", "--resume", "--time-budget", "60", cwd=workdir)
     assert resumed.returncode == 0, resumed.stderr
     assert "epoch 2/2" in resumed.stdout
+    assert json.loads((workdir / "run" / "config.json").read_text())["time_budget"] == 60
     changed = kgan(*again, "--epochs", "3", "--resume", "--batch-size", "16", "--seed", "8", cwd=workdir)
     assert_one_line_error(changed, "--batch-size: 8 → 16", "--seed: 7 → 8", "--resume")
     other_data = kgan("data", "synthetic", "--out", "other", "--count", "40", cwd=workdir)

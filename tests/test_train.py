@@ -215,11 +215,26 @@ def test_time_budget_ends_the_run_at_the_last_epoch_that_fits(tmp_path, small_da
 
 
 def test_time_budget_counts_older_rows_by_their_seconds():
-    from kgan.training.recorder import _elapsed_before
-
     old = [{"epoch": 1, "seconds": 10.0, "fid_seconds": 2.0}, {"epoch": 2, "seconds": 11.0}]
-    assert _elapsed_before(old, 3) == 23.0 and _elapsed_before(old, 1) == 0.0
-    assert _elapsed_before([*old, {"epoch": 3, "elapsed_seconds": 40.0}], 4) == 40.0
+    assert runs.elapsed_by_epoch(old) == {1: 12.0, 2: 23.0}
+    newer = [*old, {"epoch": 3, "seconds": 5.0, "elapsed_seconds": 40.0}]
+    assert runs.elapsed_by_epoch(newer)[3] == 40.0
+    assert not runs.out_of_time(newer, 0) and not runs.out_of_time([], 1)
+    assert runs.out_of_time(newer, 44 / 60) and not runs.out_of_time(newer, 46 / 60)  # 40 s + 5 s for one more
+
+
+def test_a_run_out_of_time_continues_with_a_larger_budget(tmp_path, small_dataset):
+    run_dir = create_run(tiny_config(epochs=4, time_budget=0.001), PreparedDataset(small_dataset), tmp_path / "run")
+    first = train(run_dir, callbacks=[SlowEpochs(0.1)])
+    assert first.status == "stopped_early" and first.epoch == 1
+    again = train(run_dir)  # nothing left: no epoch is started
+    assert again.status == "stopped_early" and "time budget of 0.001 min is used up" in again.message
+    assert len(runs.read_metrics(run_dir)) == 1
+    more = train(run_dir, time_budget=30)
+    assert (more.status, more.epoch) == ("finished", 4)
+    assert runs.load_config(run_dir).time_budget == 30
+    elapsed = [row["elapsed_seconds"] for row in runs.read_metrics(run_dir)]
+    assert elapsed == sorted(elapsed) and elapsed[0] >= 0.1
 
 
 def test_time_budget_is_refused_under_multiworker():

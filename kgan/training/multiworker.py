@@ -45,7 +45,7 @@ def _open_session(run_dir: Path, epochs: int | None, cluster: Cluster) -> tuple[
     """
     if cluster.chief:
         record = {
-            "config": runs.config_to_epochs(run_dir, epochs).to_dict(),
+            "config": runs.config_on_resume(run_dir, epochs).to_dict(),
             "dataset": runs.read_json(Path(run_dir) / "dataset.json") or {},
             "best": checkpoint.best(run_dir),
         }

@@ -148,7 +148,8 @@ class RunRecorder(keras.callbacks.Callback):
             self._track_best(epoch + 1, step, row["val_fid"], saved)
         if self.best:
             row["best_val_fid"], row["best_epoch"] = self.best["val_fid"], self.best["epoch"]
-        row["elapsed_seconds"] = round(_elapsed_before(self.history, epoch + 1) + self._since_epoch_start(), 3)
+        earlier = runs.elapsed_by_epoch([r for r in self.history if r.get("epoch", 0) < epoch + 1])
+        row["elapsed_seconds"] = round(max(earlier.values(), default=0.0) + self._since_epoch_start(), 3)
         self._check_budget(epoch + 1, row["elapsed_seconds"])
         if not self.writes:
             return
@@ -189,18 +190,6 @@ class RunRecorder(keras.callbacks.Callback):
                 f"epochs (best {self.best['val_fid']:.3f} at epoch {self.best['epoch']})"
             )
             self.model.stop_training = True
-
-
-def _elapsed_before(history: list[dict], epoch: int) -> float:
-    """Seconds the run spent on the epochs before `epoch` (rows from before elapsed_seconds
-    was recorded count their training and validation time)."""
-    earlier = [row for row in history if row.get("epoch", 0) < epoch]
-    if not earlier:
-        return 0.0
-    last = max(earlier, key=lambda row: row["epoch"])
-    if "elapsed_seconds" in last:
-        return float(last["elapsed_seconds"])
-    return sum(float(row.get("seconds") or 0) + float(row.get("fid_seconds") or 0) for row in earlier)
 
 
 def _to_float(value: Any) -> float | None:

@@ -86,10 +86,15 @@ class TrainingSession:
 
     @classmethod
     def open(
-        cls, run_dir: Path, *, epochs: int | None = None, strategy: tf.distribute.Strategy | None = None
+        cls,
+        run_dir: Path,
+        *,
+        epochs: int | None = None,
+        time_budget: float | None = None,
+        strategy: tf.distribute.Strategy | None = None,
     ) -> TrainingSession:
-        """The run in `run_dir`, its epoch count changed to `epochs` when given."""
-        config = runs.config_to_epochs(run_dir, epochs)
+        """The run in `run_dir`, its epoch count and time budget changed when given."""
+        config = runs.config_on_resume(run_dir, epochs, time_budget)
         dataset = runs.run_dataset(run_dir)
         return cls(run_dir, config, dataset, strategy or distribute.make_strategy(config.strategy))
 
@@ -158,6 +163,12 @@ class TrainingSession:
             self.run_dir, "finished", step, self.config.epochs, "already trained to the requested epochs"
         )
 
+    def out_of_time(self, step: int) -> TrainResult:
+        minutes = self.config.time_budget
+        message = f"the time budget of {minutes:g} min is used up: continue with a larger --time-budget"
+        self._status("stopped_early", step=step, reason=message)
+        return TrainResult(self.run_dir, "stopped_early", step, step // self.steps_per_epoch, message)
+
     def interrupted(self, signum: int = signal.SIGINT, where: str = "") -> TrainResult:
         """Save a checkpoint at the current step (the chief) and mark the run interrupted."""
         step, saved = self.step, ""
@@ -213,8 +224,10 @@ def train(
     callbacks: list[keras.callbacks.Callback] | tuple = (),
     warn: Callable[[str], None] | None = None,
     validator: Validator | None = None,
+    time_budget: float | None = None,
 ) -> TrainResult:
-    """Train (or continue) the run in `run_dir` with `fit`, up to `epochs` (default: the config's).
+    """Train (or continue) the run in `run_dir` with `fit`, up to `epochs` (default: the config's)
+    and within `time_budget` minutes in all (default: the config's).
 
     Continuing from a checkpoint at step s is exact: the weights after E epochs equal
     those of an uninterrupted run (bitwise with op determinism on CPU). `validator` scores
@@ -223,15 +236,17 @@ def train(
     SIGTERM and SIGHUP save a checkpoint and end it as interrupted.
     """
     with runs.writer_lock(run_dir), raising_on_stop():
-        return _fit(run_dir, epochs, callbacks, warn, validator)
+        return _fit(run_dir, epochs, time_budget, callbacks, warn, validator)
 
 
-def _fit(run_dir: Path, epochs: int | None, callbacks, warn, validator) -> TrainResult:
-    session = TrainingSession.open(run_dir, epochs=epochs)
+def _fit(run_dir: Path, epochs: int | None, time_budget: float | None, callbacks, warn, validator) -> TrainResult:
+    session = TrainingSession.open(run_dir, epochs=epochs, time_budget=time_budget)
     start_step = session.restore()
     plan = session.plan(start_step)
     if start_step >= plan.total_steps:
         return session.already_trained(start_step)
+    if runs.out_of_time(runs.read_metrics(run_dir), session.config.time_budget):
+        return session.out_of_time(start_step)
     everyone = session.begin(plan, callbacks, validator=validator, warn=warn)
     steps_per_epoch = plan.steps_per_epoch
 
