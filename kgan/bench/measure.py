@@ -23,6 +23,12 @@ from kgan.training.models import build_generator
 from kgan.training.session import build_gan
 
 
+def median_step(marks: list[float]) -> float:
+    """The median of the intervals between consecutive time marks: a step's typical time,
+    robust to the odd step slowed by something else on a shared machine."""
+    return float(np.median(np.diff(marks)))
+
+
 class _StepTimer(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
@@ -45,8 +51,7 @@ def bench_fit_step(config: TrainConfig, images: np.ndarray, steps: int, warmup: 
     dataset = _pipeline(config, images, total)
     timer = _StepTimer()
     gan.fit(dataset, epochs=1, steps_per_epoch=total, verbose=0, shuffle=False, callbacks=[timer])
-    seconds = timer.marks[-1] - timer.marks[warmup - 1]
-    return steps * config.batch_size / seconds
+    return config.batch_size / median_step(timer.marks[warmup - 1 :])
 
 
 def bench_plain_step(config: TrainConfig, steps: int, warmup: int) -> float:
@@ -61,11 +66,11 @@ def bench_plain_step(config: TrainConfig, steps: int, warmup: int) -> float:
     step = tf.function(gan.train_step)
     for _ in range(warmup):
         float(step(batch)["d_loss"])
-    start = time.perf_counter()
+    marks = [time.perf_counter()]
     for _ in range(steps):
-        logs = step(batch)
-    float(logs["d_loss"])
-    return steps * config.batch_size / (time.perf_counter() - start)
+        float(step(batch)["d_loss"])  # each step waited for, as fit's timer does
+        marks.append(time.perf_counter())
+    return config.batch_size / median_step(marks)
 
 
 def bench_pipeline(config: TrainConfig, images: np.ndarray, batches: int = 60) -> float:
