@@ -390,3 +390,30 @@ def test_decoding_processes_give_the_same_dataset_as_one_process(tmp_path):
     assert one_report.to_dict() == two_report.to_dict()
     assert (one_report.scanned, one_report.used, one_report.duplicates) == (173, 170, 1)
     assert one_report.reason_counts() == {"not an image": 1, "empty file": 1}
+
+
+def test_prepare_works_from_a_script_without_a_main_guard_and_from_standard_input(tmp_path):
+    """Worker processes must not import the caller's main module again (a `multiprocessing`
+    pool does: from standard input that fails, and a script without a guard runs twice)."""
+    import subprocess
+    import sys
+
+    from helpers import python_env
+
+    source = make_folder(tmp_path / "source", count=150)
+    script = (
+        "from kgan.data.prepare import prepare\n"
+        f"print(prepare({str(source)!r}, {str(tmp_path)!r} + '/' + NAME, workers=2)[1].used)\n"
+    )
+    as_file = tmp_path / "no_guard.py"
+    as_file.write_text("NAME = 'from-file'\n" + script)
+    for command, stdin in (
+        ([sys.executable, str(as_file)], None),
+        ([sys.executable, "-"], "NAME = 'from-stdin'\n" + script),
+    ):
+        done = subprocess.run(
+            command, input=stdin, capture_output=True, text=True, env=python_env(), timeout=300, cwd=tmp_path
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == "150"  # printed once: the script ran once
+    assert PreparedDataset(tmp_path / "from-file").split_id == PreparedDataset(tmp_path / "from-stdin").split_id

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import collections
 import functools
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
-from kgan.data.dataset import ImageWriter, IngestReport, PreparedDataset, content_hash
+from kgan.data.dataset import ImageWriter, IngestReport, PreparedDataset
+from kgan.data.decoding import Decoded, DecodingWorkers, Request, decode_chunk
 from kgan.data.download import Progress, download, is_url
-from kgan.data.images import DEFAULT_MAX_PIXELS, RESIZE_FILTERS, SkippedImage, decode_image
+from kgan.data.images import DEFAULT_MAX_PIXELS, RESIZE_FILTERS, decode_image
 from kgan.data.sources import Entry, iter_entries
 from kgan.errors import KganError
 from kgan.files import atomic_directory
 
 ItemProgress = Callable[[int], None]  # called with the number of entries scanned so far
-Decoded = tuple[np.ndarray, str] | str  # an image and its content hash, or why it was skipped
 CHUNK = 64  # entries per task of a decoding process
-AHEAD = 3  # chunks in flight per process
 
 
 def cache_dir() -> Path:
@@ -86,10 +80,8 @@ def prepare(
         writer = ImageWriter(tmp / "images.npy", size)
         report = writer.report
         try:
-            decode = functools.partial(
-                decode_image, size=size, max_pixels=max_pixels, resize_filter=resize_filter, pad=pad
-            )
-            for entry, result in _decode_all(iter_entries(path), decode, workers):
+            options = {"size": size, "max_pixels": max_pixels, "resize_filter": resize_filter, "pad": pad}
+            for entry, result in _decode_all(iter_entries(path), options, workers):
                 report.scanned += 1
                 if isinstance(result, str):
                     report.skip(entry.name, result)
@@ -107,54 +99,29 @@ def prepare(
     return PreparedDataset(out), report
 
 
-def _decode_all(
-    entries: Iterator[Entry], decode: Callable[[bytes], np.ndarray], workers: int | None
-) -> Iterator[tuple[Entry, Decoded]]:
-    """Decode and hash entries in chunks on worker processes, keeping source order.
-
-    Processes, not threads: small images spend as long in Python as in the decoder, and a
-    process per core runs both in parallel. The first chunk is decoded here (a handful of
-    images never pays for starting processes); at most `AHEAD` chunks per worker are in
-    flight, so memory is bounded by a chunk, not by the dataset.
-    """
+def _decode_all(entries: Iterator[Entry], options: dict, workers: int | None) -> Iterator[tuple[Entry, Decoded]]:
+    """Decode and hash entries in chunks on worker processes (`kgan.data.decoding`), keeping
+    source order. The first chunk is decoded here, so a handful of images never pays for
+    starting processes; at most a few chunks per worker are in flight, so memory is bounded
+    by a chunk, not by the dataset."""
     workers = workers or usable_cores()
+    decode = functools.partial(decode_image, **options)
     chunks = _chunks(entries, CHUNK)
     first = next(chunks, None)
     if first is None:
         return
-    yield from zip(first, decode_chunk(decode, first))
+    yield from zip(first, decode_chunk(decode, _request(first)))
     if workers <= 1:
         for chunk in chunks:
-            yield from zip(chunk, decode_chunk(decode, chunk))
+            yield from zip(chunk, decode_chunk(decode, _request(chunk)))
         return
-    # spawn: the caller may hold TensorFlow's threads, which a forked child would inherit locked
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        window: collections.deque = collections.deque()
-        for chunk in chunks:
-            window.append((chunk, pool.submit(decode_chunk, decode, chunk)))
-            if len(window) >= AHEAD * workers:
-                done, future = window.popleft()
-                yield from zip(done, future.result())
-        while window:
-            done, future = window.popleft()
-            yield from zip(done, future.result())
+    with DecodingWorkers(workers, options) as pool:
+        for chunk, answer in pool.map((chunk, _request(chunk)) for chunk in chunks):
+            yield from zip(chunk, answer)
 
 
-def decode_chunk(decode: Callable[[bytes], np.ndarray], chunk: list[Entry]) -> list[Decoded]:
-    """Each entry's image and content hash, or the reason it is skipped (runs in a worker)."""
-    results: list[Decoded] = []
-    for entry in chunk:
-        if entry.refused:
-            results.append(entry.refused)
-            continue
-        try:
-            image = decode(entry.data or b"")
-        except SkippedImage as reason:
-            results.append(str(reason))
-            continue
-        results.append((image, content_hash(image)))
-    return results
+def _request(chunk: list[Entry]) -> Request:
+    return [entry.refused or entry.data or b"" for entry in chunk]
 
 
 def usable_cores() -> int:
