@@ -15,7 +15,7 @@ from typing import Any
 from kgan import runs
 from kgan.errors import KganError
 from kgan.files import write_text_atomic
-from kgan.report import data_uri, html_table, run_summary
+from kgan.report import PAGE_CSS, data_uri, html_table, run_summary
 
 COLUMNS = (
     ("run", "run"),
@@ -140,14 +140,7 @@ def write_comparison(run_dirs: list[Path], out_dir: Path) -> tuple[Path, list[di
 <html lang="en"><head><meta charset="utf-8"><title>kgan comparison</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1280px; padding: 1.5em 2em; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 1em; }}
-th, td {{ border-bottom: 1px solid #e4e4e4; padding: 4px 14px 4px 0; text-align: left; font-weight: normal; }}
-th {{ color: #666; }}
-td {{ font-variant-numeric: tabular-nums; }}
-.plots {{ display: flex; flex-wrap: wrap; gap: 1em; }}
-.plots img {{ flex: 1 1 420px; max-width: calc(50% - 0.5em); min-width: 320px; height: auto; }}
-.warning {{ color: #a60; }}
+{PAGE_CSS}.warning {{ color: #a60; }}
 </style></head><body>
 <h1>kgan comparison of {len(rows)} runs</h1>
 <p>validation features: {html.escape(", ".join(sorted(features)) or "none recorded")}</p>{note}

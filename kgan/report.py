@@ -13,6 +13,18 @@ from kgan.files import write_text_atomic
 from kgan.training import checkpoint
 from kgan.training.step_metrics import METRIC_NAMES
 
+# The look every kgan page shares: the text, tables of figures, plots side by side.
+PAGE_CSS = """\
+body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1280px; padding: 1.5em 2em;
+  color: #222; }
+table { border-collapse: collapse; margin-bottom: 1em; }
+th, td { border-bottom: 1px solid #e4e4e4; padding: 4px 14px 4px 0; text-align: left; font-weight: normal; }
+th { color: #666; }
+td { font-variant-numeric: tabular-nums; }
+.plots { display: flex; flex-wrap: wrap; gap: 1em; }
+.plots img { flex: 1 1 420px; max-width: calc(50% - 0.5em); min-width: 320px; height: auto; }
+"""
+
 
 def run_summary(run_dir: Path) -> dict[str, Any]:
     """One row of `kgan runs`: name, variant, data, epochs, best val FID, test FID, status."""
@@ -160,20 +172,13 @@ def write_report(run_dir: Path) -> Path:
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1280px; padding: 1.5em 2em; color: #222; }}
-h1 {{ font-size: 1.5em; margin-bottom: 0.2em; }}
+{PAGE_CSS}h1 {{ font-size: 1.5em; margin-bottom: 0.2em; }}
 .facts {{ color: #666; margin-top: 0; }}
 .status {{ display: inline-block; padding: 2px 10px; border-radius: 10px; font-size: 0.8em; vertical-align: middle;
   background: #e0e0e0; }}
 .status.finished, .status.stopped_early {{ background: #d4f0d4; }}
 .status.failed, .status.died {{ background: #f6d0d0; }}
 .status.interrupted, .status.running {{ background: #fbeec8; }}
-table {{ border-collapse: collapse; margin-bottom: 1em; }}
-th, td {{ border-bottom: 1px solid #e4e4e4; padding: 4px 14px 4px 0; text-align: left; font-weight: normal; }}
-th {{ color: #666; }}
-td {{ font-variant-numeric: tabular-nums; }}
-.plots {{ display: flex; flex-wrap: wrap; gap: 1em; }}
-.plots img {{ flex: 1 1 420px; max-width: calc(50% - 0.5em); min-width: 320px; height: auto; }}
 .strip {{ display: flex; gap: 10px; overflow-x: auto; padding-bottom: 8px; }}
 .strip figure {{ flex: 0 0 auto; margin: 0; text-align: center; border: 2px solid transparent; padding: 2px; }}
 .strip figure.best {{ border-color: #d33; }}
