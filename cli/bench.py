@@ -38,7 +38,6 @@ def bench_everything(
     if context.invoked_subcommand is not None:
         return
     import_tensorflow()
-    from rich.table import Table
 
     from kgan.bench.measure import bench_all
     from kgan.data.default import resolve_dataset
@@ -63,20 +62,9 @@ def bench_everything(
     )
     if precision.value == "mixed_bfloat16" and figures["bfloat16"] == "emulated":
         console.print(cpu.bfloat16_emulated_warning())
-    table = Table(title=f"kgan bench — 64×64, batch {batch_size}, {precision.value}")
-    for column in (
-        "variant",
-        "kgan fit img/s",
-        "bare step img/s",
-        "PyTorch img/s",
-        "kgan / PyTorch",
-        "pipeline img/s",
-        "pipeline / step",
-        "peak RSS MB fit / bare / PyTorch",
-    ):
-        table.add_column(column, justify="left" if column == "variant" else "right")
-    for variant, row in figures["variants"].items():
-        table.add_row(
+    variants = figures["variants"].items()
+    steps = [
+        (
             variant,
             str(row["fit_step_images_per_sec"]),
             str(row["plain_step_images_per_sec"]),
@@ -87,14 +75,13 @@ def bench_everything(
             f"{row['kgan_peak_rss_mb']:.0f} / {row['kgan_bare_peak_rss_mb']:.0f} / "
             + (f"{row['pytorch_peak_rss_mb']:.0f}" if row.get("pytorch_peak_rss_mb") else "—"),
         )
-    console.print(table)
-    limits = Table(
-        title=f"against this CPU's limit: one wide convolution alone, {figures['wide_convolution_gflops']} GFLOP/s"
-    )
-    for column in ("variant", "GFLOP / step", "kgan GFLOP/s", "kgan of limit", "PyTorch GFLOP/s", "PyTorch of limit"):
-        limits.add_column(column, justify="left" if column == "variant" else "right")
-    for variant, row in figures["variants"].items():
-        limits.add_row(
+        for variant, row in variants
+    ]
+    columns = ("variant", "kgan fit img/s", "bare step img/s", "PyTorch img/s", "kgan / PyTorch")
+    columns += ("pipeline img/s", "pipeline / step", "peak RSS MB fit / bare / PyTorch")
+    console.print(_figures_table(f"kgan bench — 64×64, batch {batch_size}, {precision.value}", columns, steps))
+    limits = [
+        (
             variant,
             str(row["step_gflop"]),
             str(row["kgan_gflops"]),
@@ -102,7 +89,11 @@ def bench_everything(
             str(row.get("pytorch_gflops", "—")),
             f"{row['pytorch_of_limit']:.0%}" if row.get("pytorch_of_limit") else "—",
         )
-    console.print(limits)
+        for variant, row in variants
+    ]
+    title = f"against this CPU's limit: one wide convolution alone, {figures['wide_convolution_gflops']} GFLOP/s"
+    columns = ("variant", "GFLOP / step", "kgan GFLOP/s", "kgan of limit", "PyTorch GFLOP/s", "PyTorch of limit")
+    console.print(_figures_table(title, columns, limits))
     if "fid_features" in figures:
         console.print(
             f"FID features ({figures['fid_features']}): {figures['fid_features_images_per_sec']} img/s at 299×299"
@@ -167,7 +158,6 @@ def bench_prepare(
     """`kgan data prepare` against a single-process PIL loop, on avatar JPEGs at 96 and 512 px.
 
     The corpora are drawn once and cached under ~/.cache/kgan/bench ($KGAN_CACHE_DIR)."""
-    from rich.table import Table
 
     from kgan.bench.ingest import bench_prepare as run_bench
 
@@ -177,11 +167,8 @@ def bench_prepare(
         print(json.dumps(figures))
         return
     console.print(f"CPU: {figures['cpu']} ({', '.join(figures['isa']) or 'no AVX2'})")
-    table = Table(title=f"kgan bench prepare — {count} images → {size}×{size}")
-    for column in ("source", "PIL loop img/s", "kgan img/s", "kgan / PIL", "PIL peak RSS MB", "kgan peak RSS MB"):
-        table.add_column(column, justify="left" if column == "source" else "right")
-    for source, row in figures["sources"].items():
-        table.add_row(
+    sources = [
+        (
             source,
             str(row["pil_images_per_sec"]),
             str(row["kgan_images_per_sec"]),
@@ -189,19 +176,27 @@ def bench_prepare(
             str(row["pil_peak_rss_mb"]),
             str(row["kgan_peak_rss_mb"]),
         )
-    console.print(table)
+        for source, row in figures["sources"].items()
+    ]
+    columns = ("source", "PIL loop img/s", "kgan img/s", "kgan / PIL", "PIL peak RSS MB", "kgan peak RSS MB")
+    console.print(_figures_table(f"kgan bench prepare — {count} images → {size}×{size}", columns, sources))
+
+
+def _figures_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]):
+    """A Rich table whose first column names each row and the rest are right-aligned figures."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="right" if index else "left")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def _print_figures(title: str, figures: dict, as_json: bool) -> None:
     """A two-column table of benchmark figures, or one JSON object."""
-    from rich.table import Table
-
     if as_json:
         print(json.dumps(figures))
         return
-    table = Table(title=title)
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key, value in figures.items():
-        table.add_row(key, str(value))
-    console.print(table)
+    console.print(_figures_table(title, ("figure", "value"), [(key, str(value)) for key, value in figures.items()]))
