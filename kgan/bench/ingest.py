@@ -11,6 +11,7 @@ This module must not import TensorFlow: its figures are ingest's alone.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,12 @@ def time_part(side: str, folder: str, size: int, out: str) -> dict[str, Any]:
     return {"images": count, "seconds": round(seconds, 2), "images_per_sec": round(count / seconds, 1)}
 
 
-def bench_prepare(count: int = 20_000, size: int = 96, work: Path | None = None, progress=None) -> dict[str, Any]:
+def bench_prepare(
+    count: int = 20_000,
+    size: int = 96,
+    work: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Images/s and peak RSS of both sides on both corpora, each side in a fresh process.
 
     `progress` hears (parts done, parts in all). The prepared datasets go to `work` (a
