@@ -59,3 +59,22 @@ def test_out_must_be_new(tmp_path):
     with pytest.raises(KganError, match="not empty"):
         write_synthetic(tmp_path / "x", 20)
     assert (tmp_path / "x" / "f").read_text() == "keep"
+
+
+def test_windowed_drawing_changes_no_pixel_even_at_the_jitters_extremes():
+    """Each layer is drawn only inside the window its head-frame box can reach; drawing every
+    layer over the whole frame must give the same pixels, including for the most shifted,
+    scaled, tilted and widest-eyed heads the attributes allow."""
+    import itertools
+
+    from kgan.data.synthetic import draw_attributes, render
+
+    attrs = [draw_attributes(3, i) for i in range(96)]
+    extremes = itertools.product((-0.04, 0.04), (-0.03, 0.04), (0.9, 1.08), (-0.14, 0.14), (0.85, 1.15), (0.105, 0.125))
+    for a, (dx, dy, scale, tilt, eye_size, eye_gap) in zip(attrs[32:], extremes):
+        a.update(dx=dx, dy=dy, scale=scale, tilt=tilt, eye_size=eye_size, eye_gap=eye_gap)
+    for start in range(0, 32, 16):  # chunks: windows span their avatars
+        chunk = attrs[start : start + 16]
+        assert np.array_equal(render(chunk), render(chunk, windowed=False)), start
+    for a in attrs[32:]:  # one at a time: the tightest windows
+        assert np.array_equal(render([a]), render([a], windowed=False)), a

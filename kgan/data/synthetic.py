@@ -118,11 +118,21 @@ def _cover(distance: np.ndarray) -> np.ndarray:
     return np.clip(0.5 - distance * SIZE, 0.0, 1.0)
 
 
+# Coverage is non-zero only where a shape's distance is below half a pixel.
+REACH = 0.5 / SIZE
+
+
 def _ellipse(u, v, cx, cy, rx, ry) -> np.ndarray:
     """Approximate signed distance to an axis-aligned ellipse."""
     radius = np.minimum(rx, ry)
     radius = float(radius) if np.ndim(radius) == 0 else radius  # keep float32 arrays float32
     return (np.sqrt(((u - cx) / rx) ** 2 + ((v - cy) / ry) ** 2) - 1.0) * radius
+
+
+def _ellipse_box(cx, cy, rx, ry, grow: float = 0.0) -> tuple[float, float, float, float]:
+    """Head-frame box `(u0, u1, v0, v1)` outside which `_ellipse(...) - grow` covers nothing."""
+    reach = 1.0 + (REACH + grow) / min(rx, ry)
+    return (cx - rx * reach, cx + rx * reach, cy - ry * reach, cy + ry * reach)
 
 
 def _paint(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> None:
@@ -136,20 +146,83 @@ def _paint(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> None:
     if colour.ndim == 4 and colour.shape[1] > 1:
         colour = colour[box]
     region = image[box]
-    region += alpha[box][..., None] * (colour - region)
+    change = colour - region
+    change *= alpha[box][..., None]
+    region += change
 
 
-def render(attrs: list[dict]) -> np.ndarray:
-    """Draw the avatars described by `attrs` as uint8 `[n, 96, 96, 3]`."""
-    n = len(attrs)
-    grid = (np.arange(SIZE, dtype=np.float32) + 0.5) / SIZE
-    gy, gx = np.meshgrid(grid, grid, indexing="ij")
-    # Head frame: inverse of (shift, scale, tilt) applied to the pixel grid.
-    dx, dy, scale, tilt = (_column(attrs, k) for k in ("dx", "dy", "scale", "tilt"))
-    x0, y0 = gx[None] - 0.5 - dx, gy[None] - 0.55 - dy
-    cos, sin = np.cos(tilt), np.sin(tilt)
-    u = (cos * x0 + sin * y0) / scale + 0.5
-    v = (-sin * x0 + cos * y0) / scale + 0.55
+class _Canvas:
+    """A chunk of avatars being drawn, and each pixel's position in its head's frame (u, v).
+
+    A layer is drawn inside a window: the pixels where its head-frame box can land in any
+    avatar of the chunk. Outside its box a layer covers nothing, so evaluating it only there
+    changes no pixel; `windowed=False` evaluates everything over the whole frame."""
+
+    def __init__(self, attrs: list[dict], windowed: bool = True):
+        self.windowed = windowed
+        grid = (np.arange(SIZE, dtype=np.float32) + 0.5) / SIZE
+        gy, gx = np.meshgrid(grid, grid, indexing="ij")
+        # Head frame: inverse of (shift, scale, tilt) applied to the pixel grid.
+        self.dx, self.dy, self.scale, tilt = (_column(attrs, k) for k in ("dx", "dy", "scale", "tilt"))
+        x0, y0 = gx[None] - 0.5 - self.dx, gy[None] - 0.55 - self.dy
+        self.cos, self.sin = np.cos(tilt), np.sin(tilt)
+        self.u = (self.cos * x0 + self.sin * y0) / self.scale + 0.5
+        self.v = (-self.sin * x0 + self.cos * y0) / self.scale + 0.55
+        # Background: a vertical gradient.
+        top = _colour([BACKGROUNDS[a["background"]][0] for a in attrs])
+        bottom = _colour([BACKGROUNDS[a["background"]][1] for a in attrs])
+        t = grid[None, :, None, None]
+        self.image = np.empty((len(attrs), SIZE, SIZE, 3), np.float32)
+        self.image[:] = top * (1 - t) + bottom * t
+
+    def window(self, box: tuple[float, float, float, float]) -> tuple[slice, slice]:
+        """Rows and columns holding every pixel of head-frame box `(u0, u1, v0, v1)`."""
+        if not self.windowed:
+            return slice(0, SIZE), slice(0, SIZE)
+        u0, u1, v0, v1 = box
+        cu = np.float64([u0, u1, u0, u1]) - 0.5
+        cv = np.float64([v0, v0, v1, v1]) - 0.55
+        scale, cos, sin = (np.float64(a[:, 0, :]) for a in (self.scale, self.cos, self.sin))
+        x = 0.5 + np.float64(self.dx[:, 0, :]) + scale * (cos * cu - sin * cv)
+        y = 0.55 + np.float64(self.dy[:, 0, :]) + scale * (sin * cu + cos * cv)
+
+        def span(coordinate: np.ndarray) -> slice:  # pixel k sits at (k + 0.5) / SIZE; one spare pixel
+            first = int(np.floor(coordinate.min() * SIZE - 0.5)) - 1
+            last = int(np.ceil(coordinate.max() * SIZE - 0.5)) + 1
+            return slice(min(max(first, 0), SIZE), max(min(last + 1, SIZE), 0))
+
+        return span(y), span(x)
+
+    def uv(self, window: tuple[slice, slice], rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Head-frame coordinates inside `window`, for all avatars or those in `rows`."""
+        if rows is None:
+            return self.u[:, window[0], window[1]], self.v[:, window[0], window[1]]
+        return self.u[rows, window[0], window[1]], self.v[rows, window[0], window[1]]
+
+    def paint(self, window, alpha, colour, rows: np.ndarray | None = None) -> None:
+        """`_paint` inside `window`, onto all avatars or those in `rows` (colour per avatar)."""
+        if rows is None:
+            _paint(self.image[:, window[0], window[1]], alpha, colour)
+            return
+        if rows.size == 0:
+            return
+        if colour.ndim == 4 and colour.shape[0] > 1:
+            colour = colour[rows]
+        region = self.image[rows, window[0], window[1]]
+        _paint(region, alpha, colour)
+        self.image[rows, window[0], window[1]] = region
+
+
+def _rows(values: np.ndarray, wanted) -> np.ndarray:
+    return np.flatnonzero(values.ravel() == wanted)
+
+
+def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
+    """Draw the avatars described by `attrs` as uint8 `[n, 96, 96, 3]`.
+
+    `windowed=False` draws every layer over the whole frame: the same pixels, slower."""
+    canvas = _Canvas(attrs, windowed)
+    whole = canvas.window((-1.0, 2.0, -1.0, 2.0))
 
     def attr(name: str) -> np.ndarray:
         return np.asarray([a[name] for a in attrs])[:, None, None]
@@ -162,79 +235,103 @@ def render(attrs: list[dict]) -> np.ndarray:
     accent = _colour([ACCENTS[a["accent"]] for a in attrs])
     line = np.float32([0.18, 0.12, 0.14])
 
-    # Background: a vertical gradient.
-    top = _colour([BACKGROUNDS[a["background"]][0] for a in attrs])
-    bottom = _colour([BACKGROUNDS[a["background"]][1] for a in attrs])
-    t = grid[None, :, None, None]
-    image = np.empty((n, SIZE, SIZE, 3), np.float32)
-    image[:] = top * (1 - t) + bottom * t
-
-    style = attr("hair_style")
     # Hair behind the head, by style.
+    style = attr("hair_style")
+    u, v = canvas.uv(whole)
     back = _ellipse(u, v, 0.5, 0.47, 0.37, 0.37)
-    long_body = np.maximum(np.abs(u - 0.5) - 0.36, np.abs(v - 0.78) - 0.32)
-    back = np.where(style == "long", np.minimum(back, long_body), back)
-    bob = np.maximum(_ellipse(u, v, 0.5, 0.52, 0.39, 0.36), v - 0.8)
-    back = np.where(style == "bob", bob, back)
+    rows = _rows(style, "long")
+    u, v = canvas.uv(whole, rows)
+    back[rows] = np.minimum(back[rows], np.maximum(np.abs(u - 0.5) - 0.36, np.abs(v - 0.78) - 0.32))
+    rows = _rows(style, "bob")
+    u, v = canvas.uv(whole, rows)
+    back[rows] = np.maximum(_ellipse(u, v, 0.5, 0.52, 0.39, 0.36), v - 0.8)
+    rows = _rows(style, "twintails")
+    u, v = canvas.uv(whole, rows)
     tails = np.minimum(_ellipse(u, v, 0.13, 0.7, 0.09, 0.24), _ellipse(u, v, 0.87, 0.7, 0.09, 0.24))
-    back = np.where(style == "twintails", np.minimum(back, tails), back)
-    _paint(image, _cover(back + 0.006), line)
-    _paint(image, _cover(back), hair_dark)
+    back[rows] = np.minimum(back[rows], tails)
+    canvas.paint(whole, _cover(back + 0.006), line)
+    canvas.paint(whole, _cover(back), hair_dark)
 
     # Cat ears sit behind the hairline, in the hair colour.
-    ears = attr("accessory") == "cat_ears"
+    rows = _rows(attr("accessory"), "cat_ears")
     for side in (-1.0, 1.0):
         cx = 0.5 + side * 0.24
+        window = canvas.window((cx - 0.1, cx + 0.1, 0.04, 0.29))
+        u, v = canvas.uv(window, rows)
         ear = (
             np.maximum(np.maximum(v - 0.26, -(v - 0.06) - 2.2 * np.abs(u - cx)), 0.0)
             + np.maximum(np.abs(u - cx) * 1.2 - (v - 0.08) * 0.55, 0.0)
             - 0.0001
         )
-        _paint(image, _cover(np.where(ears, ear, 1.0)), hair)
+        canvas.paint(window, _cover(ear), hair, rows)
 
     # Neck and shoulders.
     shirt = _colour([np.clip(np.asarray(ACCENTS[(a["accent"] + 2) % len(ACCENTS)]) * 0.8 + 30, 0, 255) for a in attrs])
-    _paint(image, _cover(np.maximum(np.abs(u - 0.5) - 0.07, np.abs(v - 0.82) - 0.12)), skin * 0.9)
-    _paint(image, _cover(_ellipse(u, v, 0.5, 1.2, 0.44, 0.3)), shirt)
+    window = canvas.window((0.42, 0.58, 0.69, 0.95))
+    u, v = canvas.uv(window)
+    canvas.paint(window, _cover(np.maximum(np.abs(u - 0.5) - 0.07, np.abs(v - 0.82) - 0.12)), skin * 0.9)
+    window = canvas.window(_ellipse_box(0.5, 1.2, 0.44, 0.3))
+    u, v = canvas.uv(window)
+    canvas.paint(window, _cover(_ellipse(u, v, 0.5, 1.2, 0.44, 0.3)), shirt)
 
     # Face: an egg shape, narrower towards the chin, with a thin outline.
+    window = canvas.window((0.22, 0.78, 0.21, 0.83))  # rx <= 0.25, ry 0.28; min radius >= 0.155
+    u, v = canvas.uv(window)
     below = np.clip((v - 0.52) / 0.28, 0.0, 1.0)
     face = _ellipse(u, v, 0.5, 0.52, 0.25 * (1.0 - 0.38 * below**1.5), 0.28)
-    _paint(image, _cover(face), line)
-    _paint(image, _cover(face + 0.01), skin)
+    canvas.paint(window, _cover(face), line)
+    canvas.paint(window, _cover(face + 0.01), skin)
 
-    # Blush.
-    blush = attr("blush").astype(np.float32)
+    # Blush: a glow cut off below 0.02 (within 1.98 radii).
+    rows = _rows(attr("blush"), True)
     for side in (-1.0, 1.0):
+        cx = 0.5 + side * 0.15
+        window = canvas.window((cx - 0.115, cx + 0.115, 0.6, 0.72))
+        u, v = canvas.uv(window, rows)
         glow = np.exp(-(((u - 0.5 - side * 0.15) / 0.055) ** 2 + ((v - 0.66) / 0.025) ** 2))
-        _paint(image, np.where(glow > 0.02, 0.45 * glow, 0.0) * blush, _colour([(250, 130, 150)] * n))
+        canvas.paint(window, np.where(glow > 0.02, 0.45 * glow, 0.0), _colour([(250, 130, 150)]), rows)
 
-    # Eyes: eyelid line, white, iris with a darker top, pupil and a highlight.
+    # Eyes: eyelid line, white, iris with a darker top, pupil and a highlight, and a brow;
+    # all within 0.095 of the eye's centre (eye size <= 1.15, gap 0.105-0.125).
     size = _column(attrs, "eye_size")
     gap = _column(attrs, "eye_gap")
     for side in (-1.0, 1.0):
         ex, ey = 0.5 + side * gap, 0.585
+        near = 0.5 + side * 0.115
+        window = canvas.window((near - 0.106, near + 0.106, ey - 0.096, ey + 0.096))
+        u, v = canvas.uv(window)
         lid = _ellipse(u, v, ex, ey - 0.004, 0.072 * size, 0.072 * size)
-        _paint(image, _cover(np.maximum(lid, v - ey + 0.01)), line)
+        canvas.paint(window, _cover(np.maximum(lid, v - ey + 0.01)), line)
         white = _ellipse(u, v, ex, ey + 0.008, 0.062 * size, 0.066 * size)
-        _paint(image, _cover(white), np.float32([1.0, 1.0, 1.0]))
+        canvas.paint(window, _cover(white), np.float32([1.0, 1.0, 1.0]))
         iris = _ellipse(u, v, ex, ey + 0.014, 0.045 * size, 0.06 * size)
-        _paint(image, _cover(np.maximum(iris, white)), eye)
-        _paint(image, 0.5 * _cover(np.maximum(np.maximum(iris, white), v - ey + 0.005)), eye * 0.35)
-        _paint(image, _cover(_ellipse(u, v, ex, ey + 0.02, 0.019 * size, 0.032 * size)), line * 0.6)
-        _paint(image, _cover(_ellipse(u, v, ex - 0.016 * size, ey - 0.008, 0.013, 0.013)), np.float32([1, 1, 1]))
+        canvas.paint(window, _cover(np.maximum(iris, white)), eye)
+        canvas.paint(window, 0.5 * _cover(np.maximum(np.maximum(iris, white), v - ey + 0.005)), eye * 0.35)
+        canvas.paint(window, _cover(_ellipse(u, v, ex, ey + 0.02, 0.019 * size, 0.032 * size)), line * 0.6)
+        highlight = _ellipse(u, v, ex - 0.016 * size, ey - 0.008, 0.013, 0.013)
+        canvas.paint(window, _cover(highlight), np.float32([1, 1, 1]))
         brow = np.maximum(np.abs(_ellipse(u, v, ex, ey + 0.02, 0.075, 0.1)) - 0.004, v - ey + 0.075)
-        _paint(image, _cover(np.maximum(brow, np.abs(u - ex) - 0.05)), hair_dark * 0.8)
+        canvas.paint(window, _cover(np.maximum(brow, np.abs(u - ex) - 0.05)), hair_dark * 0.8)
 
     # Mouth.
     mouth = attr("mouth")
+    window = canvas.window((0.44, 0.56, 0.68, 0.77))
+    lips = _colour([(170, 50, 60)])
+    rows = _rows(mouth, "smile")
+    u, v = canvas.uv(window, rows)
     smile = np.maximum(np.abs(_ellipse(u, v, 0.5, 0.715, 0.035, 0.02)) - 0.003, 0.72 - v)
-    open_mouth = _ellipse(u, v, 0.5, 0.735, 0.022, 0.017)
-    flat = np.maximum(np.abs(v - 0.74) - 0.003, np.abs(u - 0.5) - 0.022)
-    shape = np.where(mouth == "smile", smile, np.where(mouth == "open", open_mouth, flat))
-    _paint(image, _cover(shape), _colour([(170, 50, 60)] * n))
+    canvas.paint(window, _cover(smile), lips, rows)
+    rows = _rows(mouth, "open")
+    u, v = canvas.uv(window, rows)
+    canvas.paint(window, _cover(_ellipse(u, v, 0.5, 0.735, 0.022, 0.017)), lips, rows)
+    rows = _rows(mouth, "flat")
+    u, v = canvas.uv(window, rows)
+    canvas.paint(window, _cover(np.maximum(np.abs(v - 0.74) - 0.003, np.abs(u - 0.5) - 0.022)), lips, rows)
 
-    # Bangs: hair over the forehead cut by a wavy line, plus side locks, plus a highlight.
+    # Bangs: hair over the forehead cut by a wavy line, plus side locks, plus a highlight;
+    # all inside the crown.
+    crown_window = canvas.window(_ellipse_box(0.5, 0.47, 0.37, 0.37, grow=0.02))
+    u, v = canvas.uv(crown_window)
     bangs = attr("bangs")
     phase = _column(attrs, "bang_phase")
     wave = np.abs(np.sin((u - phase) * np.pi * 7.0))
@@ -247,31 +344,45 @@ def render(attrs: list[dict]) -> np.ndarray:
         np.maximum(np.abs(u - 0.745) - 0.045 * (1.1 - (v - 0.35) * 1.4), np.abs(v - 0.55) - 0.2),
     )
     front = np.minimum(front, np.maximum(locks, crown - 0.02))
-    _paint(image, _cover(front), hair)
+    canvas.paint(crown_window, _cover(front), hair)
+    window = canvas.window(_ellipse_box(0.5, 0.42, 0.27, 0.25, grow=0.012))  # inside the crown's window
+    inner = tuple(slice(w.start - c.start, w.stop - c.start) for w, c in zip(window, crown_window))
+    u, v = canvas.uv(window)
+    front = front[:, inner[0], inner[1]]
     shine = np.maximum(np.abs(_ellipse(u, v, 0.5, 0.42, 0.27, 0.25)) - 0.012, np.maximum(front, v - 0.3))
-    _paint(image, 0.7 * _cover(shine), hair_light)
+    canvas.paint(window, 0.7 * _cover(shine), hair_light)
 
     # Accessories.
     accessory = attr("accessory")
     bow_x = 0.7
+    window = canvas.window((0.6, 0.8, 0.1, 0.22))
+    rows = _rows(accessory, "bow")
+    u, v = canvas.uv(window, rows)
     bow = np.minimum(
         np.maximum(np.abs(v - 0.16) - 0.6 * (u - bow_x + 0.01), np.abs(u - bow_x + 0.045) - 0.045),
         np.maximum(np.abs(v - 0.16) + 0.6 * (u - bow_x - 0.01), np.abs(u - bow_x - 0.045) - 0.045),
     )
     bow = np.minimum(bow, _ellipse(u, v, bow_x, 0.16, 0.018, 0.018))
-    _paint(image, _cover(np.where(accessory == "bow", bow, 1.0)), accent)
-    clip = np.maximum(np.abs(u - 0.33) - 0.04, np.abs(v - 0.3) - 0.012)
-    _paint(image, _cover(np.where(accessory == "hairclip", clip, 1.0)), accent)
+    canvas.paint(window, _cover(bow), accent, rows)
+    window = canvas.window((0.28, 0.38, 0.28, 0.32))
+    rows = _rows(accessory, "hairclip")
+    u, v = canvas.uv(window, rows)
+    canvas.paint(window, _cover(np.maximum(np.abs(u - 0.33) - 0.04, np.abs(v - 0.3) - 0.012)), accent, rows)
+    window = canvas.window((0.27, 0.73, 0.5, 0.68))
+    rows = _rows(accessory, "glasses")
+    u, v = canvas.uv(window, rows)
+    gap_rows = gap[rows]
     glasses = (
         np.minimum(
-            np.abs(_ellipse(u, v, 0.5 - gap, 0.59, 0.085, 0.07)), np.abs(_ellipse(u, v, 0.5 + gap, 0.59, 0.085, 0.07))
+            np.abs(_ellipse(u, v, 0.5 - gap_rows, 0.59, 0.085, 0.07)),
+            np.abs(_ellipse(u, v, 0.5 + gap_rows, 0.59, 0.085, 0.07)),
         )
         - 0.004
     )
-    glasses = np.minimum(glasses, np.maximum(np.abs(v - 0.58) - 0.003, np.abs(u - 0.5) - gap + 0.085))
-    _paint(image, _cover(np.where(accessory == "glasses", glasses, 1.0)), line * 1.5)
+    glasses = np.minimum(glasses, np.maximum(np.abs(v - 0.58) - 0.003, np.abs(u - 0.5) - gap_rows + 0.085))
+    canvas.paint(window, _cover(glasses), line * 1.5, rows)
 
-    return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(canvas.image * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def generate(count: int, seed: int = 0, chunk: int = 16) -> tuple[np.ndarray, list[dict]]:
