@@ -182,6 +182,33 @@ def bench_prepare(
     console.print(_figures_table(f"kgan bench prepare — {count} images → {size}×{size}", columns, sources))
 
 
+@app.command("draw")
+def bench_draw(
+    count: Annotated[int, typer.Option(min=10, help="Avatars to draw per side.")] = 6000,
+    as_json: Json = False,
+) -> None:
+    """`kgan data synthetic`'s avatars/s against drawing every layer over the whole frame on
+    one thread (the same pixels), each side in a fresh process."""
+    from kgan.bench.drawing import bench_draw as run_bench
+
+    with CountProgress("drawing, each side in a fresh process", interactive()) as progress:
+        figures = run_bench(count, progress=progress)
+    if as_json:
+        print(json.dumps(figures))
+        return
+    console.print(f"CPU: {figures['cpu']} ({', '.join(figures['isa']) or 'no AVX2'})")
+    row = (
+        "96×96 avatars",
+        str(figures["whole_frame_avatars_per_sec"]),
+        str(figures["kgan_avatars_per_sec"]),
+        f"{figures['kgan_over_whole_frame']}×",
+        str(figures["whole_frame_peak_rss_mb"]),
+        str(figures["kgan_peak_rss_mb"]),
+    )
+    columns = ("", "whole frame, 1 thread /s", "kgan /s", "ratio", "whole frame RSS MB", "kgan RSS MB")
+    console.print(_figures_table(f"kgan bench draw — {count} avatars", columns, [row]))
+
+
 def _figures_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]):
     """A Rich table whose first column names each row and the rest are right-aligned figures."""
     from rich.table import Table

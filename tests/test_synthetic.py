@@ -78,3 +78,10 @@ def test_windowed_drawing_changes_no_pixel_even_at_the_jitters_extremes():
         assert np.array_equal(render(chunk), render(chunk, windowed=False)), start
     for a in attrs[32:]:  # one at a time: the tightest windows
         assert np.array_equal(render([a]), render([a], windowed=False)), a
+
+
+def test_drawing_processes_give_the_same_avatars_as_one_process():
+    from kgan.data.synthetic import REQUEST
+
+    count = 4 * REQUEST + 7  # enough requests for two processes, and a short last one
+    assert np.array_equal(generate(count, seed=5, workers=2)[0], generate(count, seed=5, workers=1)[0])

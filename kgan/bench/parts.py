@@ -2,7 +2,7 @@
 
 Each part gets a process to itself so that its peak RSS is its own and no two frameworks'
 thread pools compete within one measurement. Only what a part needs is imported: the
-PyTorch reference and the ingest parts never load TensorFlow.
+PyTorch reference, the ingest and the drawing parts never load TensorFlow.
 """
 
 from __future__ import annotations
@@ -76,6 +76,10 @@ def run_part(part: str, arguments: dict[str, Any]) -> dict[str, Any]:
         from kgan.bench import ingest
 
         figures = ingest.time_part(**arguments)
+    elif part == "draw":
+        from kgan.bench import drawing
+
+        figures = drawing.time_part(**arguments)
     else:
         raise ValueError(part)
     figures["peak_rss_mb"] = peak_rss_mb()

@@ -8,12 +8,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from kgan.data.dataset import ImageWriter, IngestReport, PreparedDataset
-from kgan.data.decoding import Decoded, DecodingWorkers, Request, decode_chunk
+from kgan.data.decoding import Decoded, Request, decode_chunk
 from kgan.data.download import Progress, download, is_url
 from kgan.data.images import DEFAULT_MAX_PIXELS, RESIZE_FILTERS, decode_image
 from kgan.data.sources import Entry, iter_entries
 from kgan.errors import KganError
 from kgan.files import atomic_directory
+from kgan.workers import OrderedWorkers, usable_cores
 
 ItemProgress = Callable[[int], None]  # called with the number of entries scanned so far
 CHUNK = 64  # entries per task of a decoding process
@@ -100,7 +101,7 @@ def prepare(
 
 
 def _decode_all(entries: Iterator[Entry], options: dict, workers: int | None) -> Iterator[tuple[Entry, Decoded]]:
-    """Decode and hash entries in chunks on worker processes (`kgan.data.decoding`), keeping
+    """Decode and hash entries in chunks on worker processes (`kgan.workers`), keeping
     source order. The first chunk is decoded here, so a handful of images never pays for
     starting processes; at most a few chunks per worker are in flight, so memory is bounded
     by a chunk, not by the dataset."""
@@ -115,20 +116,13 @@ def _decode_all(entries: Iterator[Entry], options: dict, workers: int | None) ->
         for chunk in chunks:
             yield from zip(chunk, decode_chunk(decode, _request(chunk)))
         return
-    with DecodingWorkers(workers, options) as pool:
+    with OrderedWorkers("decode", workers, options) as pool:
         for chunk, answer in pool.map((chunk, _request(chunk)) for chunk in chunks):
             yield from zip(chunk, answer)
 
 
 def _request(chunk: list[Entry]) -> Request:
     return [entry.refused or entry.data or b"" for entry in chunk]
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity, where the OS tells)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _chunks(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import numpy as np
 from kgan.data.dataset import ImageWriter, PreparedDataset
 from kgan.errors import KganError
 from kgan.files import atomic_directory
+from kgan.workers import OrderedWorkers, usable_cores
 
 SIZE = 96  # the paper's source resolution
 GENERATOR_VERSION = 1  # bump when any avatar's pixels change: caches built on the avatars key on it
@@ -110,7 +110,13 @@ def _column(attrs: list[dict], key: str) -> np.ndarray:
 
 
 def _colour(rgb_rows) -> np.ndarray:
-    return (np.asarray(rgb_rows, dtype=np.float32) / 255.0)[:, None, None, :]
+    """One colour per avatar (or one for all) in [0, 1], planar: `[3, n, 1, 1]`."""
+    return (np.asarray(rgb_rows, dtype=np.float32) / 255.0).T[:, :, None, None]
+
+
+def _constant(rgb: list[float]) -> np.ndarray:
+    """One colour in [0, 1] for every avatar, planar: `[3, 1, 1, 1]`."""
+    return np.float32(rgb)[:, None, None, None]
 
 
 def _cover(distance: np.ndarray) -> np.ndarray:
@@ -136,18 +142,19 @@ def _ellipse_box(cx, cy, rx, ry, grow: float = 0.0) -> tuple[float, float, float
 
 
 def _paint(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> None:
-    """Composite `colour` with coverage `alpha` onto `image`, only inside alpha's bounding box."""
-    alpha = np.broadcast_to(alpha, image.shape[:3])
-    rows = np.flatnonzero(alpha.max(axis=(0, 2)) > 0)
+    """Composite `colour` with coverage `alpha` onto planar `image` `[3, n, h, w]`, only
+    inside alpha's bounding box. Planar, so that each colour broadcasts along whole rows:
+    with channels last numpy's inner loops would run three elements at a time."""
+    alpha = np.broadcast_to(alpha, image.shape[1:])
+    reach = alpha.max(axis=0) if alpha.shape[0] > 1 else alpha[0]  # over the avatars: [h, w]
+    rows = np.flatnonzero(reach.max(axis=1) > 0)
     if rows.size == 0:
         return
-    cols = np.flatnonzero(alpha[:, rows[0] : rows[-1] + 1].max(axis=(0, 1)) > 0)
+    cols = np.flatnonzero(reach[rows[0] : rows[-1] + 1].max(axis=0) > 0)
     box = (slice(None), slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-    if colour.ndim == 4 and colour.shape[1] > 1:
-        colour = colour[box]
-    region = image[box]
+    region = image[(slice(None), *box)]
     change = colour - region
-    change *= alpha[box][..., None]
+    change *= alpha[box]
     region += change
 
 
@@ -163,16 +170,18 @@ class _Canvas:
         grid = (np.arange(SIZE, dtype=np.float32) + 0.5) / SIZE
         gy, gx = np.meshgrid(grid, grid, indexing="ij")
         # Head frame: inverse of (shift, scale, tilt) applied to the pixel grid.
-        self.dx, self.dy, self.scale, tilt = (_column(attrs, k) for k in ("dx", "dy", "scale", "tilt"))
-        x0, y0 = gx[None] - 0.5 - self.dx, gy[None] - 0.55 - self.dy
-        self.cos, self.sin = np.cos(tilt), np.sin(tilt)
-        self.u = (self.cos * x0 + self.sin * y0) / self.scale + 0.5
-        self.v = (-self.sin * x0 + self.cos * y0) / self.scale + 0.55
+        dx, dy, scale, tilt = (_column(attrs, k) for k in ("dx", "dy", "scale", "tilt"))
+        x0, y0 = gx[None] - 0.5 - dx, gy[None] - 0.55 - dy
+        cos, sin = np.cos(tilt), np.sin(tilt)
+        self.u = (cos * x0 + sin * y0) / scale + 0.5
+        self.v = (-sin * x0 + cos * y0) / scale + 0.55
+        # The forward map, head frame to image, for windows: one row per avatar.
+        self.head = [np.float64(a[:, 0, :]) for a in (dx, dy, scale, cos, sin)]
         # Background: a vertical gradient.
         top = _colour([BACKGROUNDS[a["background"]][0] for a in attrs])
         bottom = _colour([BACKGROUNDS[a["background"]][1] for a in attrs])
-        t = grid[None, :, None, None]
-        self.image = np.empty((len(attrs), SIZE, SIZE, 3), np.float32)
+        t = grid[None, None, :, None]
+        self.image = np.empty((3, len(attrs), SIZE, SIZE), np.float32)  # planar: see _paint
         self.image[:] = top * (1 - t) + bottom * t
 
     def window(self, box: tuple[float, float, float, float]) -> tuple[slice, slice]:
@@ -182,9 +191,9 @@ class _Canvas:
         u0, u1, v0, v1 = box
         cu = np.float64([u0, u1, u0, u1]) - 0.5
         cv = np.float64([v0, v0, v1, v1]) - 0.55
-        scale, cos, sin = (np.float64(a[:, 0, :]) for a in (self.scale, self.cos, self.sin))
-        x = 0.5 + np.float64(self.dx[:, 0, :]) + scale * (cos * cu - sin * cv)
-        y = 0.55 + np.float64(self.dy[:, 0, :]) + scale * (sin * cu + cos * cv)
+        dx, dy, scale, cos, sin = self.head
+        x = 0.5 + dx + scale * (cos * cu - sin * cv)
+        y = 0.55 + dy + scale * (sin * cu + cos * cv)
 
         def span(coordinate: np.ndarray) -> slice:  # pixel k sits at (k + 0.5) / SIZE; one spare pixel
             first = int(np.floor(coordinate.min() * SIZE - 0.5)) - 1
@@ -202,15 +211,15 @@ class _Canvas:
     def paint(self, window, alpha, colour, rows: np.ndarray | None = None) -> None:
         """`_paint` inside `window`, onto all avatars or those in `rows` (colour per avatar)."""
         if rows is None:
-            _paint(self.image[:, window[0], window[1]], alpha, colour)
+            _paint(self.image[:, :, window[0], window[1]], alpha, colour)
             return
         if rows.size == 0:
             return
-        if colour.ndim == 4 and colour.shape[0] > 1:
-            colour = colour[rows]
-        region = self.image[rows, window[0], window[1]]
+        if colour.shape[1] > 1:
+            colour = colour[:, rows]
+        region = self.image[:, rows, window[0], window[1]]
         _paint(region, alpha, colour)
-        self.image[rows, window[0], window[1]] = region
+        self.image[:, rows, window[0], window[1]] = region
 
 
 def _rows(values: np.ndarray, wanted) -> np.ndarray:
@@ -233,7 +242,7 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     skin = _colour([SKIN_TONES[a["skin"]] for a in attrs])
     eye = _colour([EYE_COLOURS[a["eye_colour"]] for a in attrs])
     accent = _colour([ACCENTS[a["accent"]] for a in attrs])
-    line = np.float32([0.18, 0.12, 0.14])
+    line = _constant([0.18, 0.12, 0.14])
 
     # Hair behind the head, by style.
     style = attr("hair_style")
@@ -303,13 +312,13 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
         lid = _ellipse(u, v, ex, ey - 0.004, 0.072 * size, 0.072 * size)
         canvas.paint(window, _cover(np.maximum(lid, v - ey + 0.01)), line)
         white = _ellipse(u, v, ex, ey + 0.008, 0.062 * size, 0.066 * size)
-        canvas.paint(window, _cover(white), np.float32([1.0, 1.0, 1.0]))
+        canvas.paint(window, _cover(white), _constant([1.0, 1.0, 1.0]))
         iris = _ellipse(u, v, ex, ey + 0.014, 0.045 * size, 0.06 * size)
         canvas.paint(window, _cover(np.maximum(iris, white)), eye)
         canvas.paint(window, 0.5 * _cover(np.maximum(np.maximum(iris, white), v - ey + 0.005)), eye * 0.35)
         canvas.paint(window, _cover(_ellipse(u, v, ex, ey + 0.02, 0.019 * size, 0.032 * size)), line * 0.6)
         highlight = _ellipse(u, v, ex - 0.016 * size, ey - 0.008, 0.013, 0.013)
-        canvas.paint(window, _cover(highlight), np.float32([1, 1, 1]))
+        canvas.paint(window, _cover(highlight), _constant([1.0, 1.0, 1.0]))
         brow = np.maximum(np.abs(_ellipse(u, v, ex, ey + 0.02, 0.075, 0.1)) - 0.004, v - ey + 0.075)
         canvas.paint(window, _cover(np.maximum(brow, np.abs(u - ex) - 0.05)), hair_dark * 0.8)
 
@@ -382,23 +391,49 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     glasses = np.minimum(glasses, np.maximum(np.abs(v - 0.58) - 0.003, np.abs(u - 0.5) - gap_rows + 0.085))
     canvas.paint(window, _cover(glasses), line * 1.5, rows)
 
-    return np.clip(canvas.image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    planar = canvas.image
+    planar *= 255.0
+    planar += 0.5
+    planar = np.clip(planar, 0, 255, out=planar).astype(np.uint8)
+    return np.ascontiguousarray(planar.transpose(1, 2, 3, 0))
 
 
-def generate(count: int, seed: int = 0, chunk: int = 16) -> tuple[np.ndarray, list[dict]]:
+CHUNK = 32  # avatars drawn together: enough to amortise numpy's calls, small enough for the cache
+REQUEST = 256  # avatars per request to a drawing process
+
+
+def generate(count: int, seed: int = 0, workers: int | None = None) -> tuple[np.ndarray, list[dict]]:
     """`count` avatars as uint8 `[count, 96, 96, 3]` and their attributes."""
-    attrs = [draw_attributes(seed, i) for i in range(count)]
     images = np.empty((count, SIZE, SIZE, 3), np.uint8)
-    for start, drawn in zip(range(0, count, chunk), render_chunks(attrs, chunk)):
-        images[start : start + chunk] = drawn
-    return images, attrs
+    for start, drawn in drawn_ranges(count, seed, workers):
+        images[start : start + len(drawn)] = drawn
+    return images, [draw_attributes(seed, i) for i in range(count)]
 
 
-def render_chunks(attrs: list[dict], chunk: int) -> Iterator[np.ndarray]:
-    """Render consecutive chunks on two threads (numpy releases the GIL), in order."""
-    pieces = [attrs[start : start + chunk] for start in range(0, len(attrs), chunk)]
-    with ThreadPoolExecutor(2) as pool:
-        yield from pool.map(render, pieces)
+def drawn_ranges(count: int, seed: int, workers: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """`(first index, avatars)` covering avatars 0..count of `seed`, in order; drawn on
+    worker processes (`kgan.workers`, one per usable core) unless there are too few
+    avatars to pay for starting them."""
+    ranges = [(start, min(start + REQUEST, count)) for start in range(0, count, REQUEST)]
+    workers = usable_cores() if workers is None else workers
+    if workers <= 1 or len(ranges) < 2 * workers:
+        for start, stop in ranges:
+            yield start, draw_range(seed, start, stop)
+        return
+    with OrderedWorkers("draw", workers, {"seed": seed}) as pool:
+        for (start, _), drawn in pool.map((span, span) for span in ranges):
+            yield start, drawn
+
+
+def draw_range(seed: int, start: int, stop: int) -> np.ndarray:
+    """Avatars `start..stop` of `seed`, drawn `CHUNK` at a time."""
+    attrs = [draw_attributes(seed, i) for i in range(start, stop)]
+    return np.concatenate([render(attrs[first : first + CHUNK]) for first in range(0, len(attrs), CHUNK)])
+
+
+def draw_request(options: dict, request: tuple[int, int]) -> np.ndarray:
+    """A drawing process's task (`kgan.workers`): avatars `start..stop` of `options['seed']`."""
+    return draw_range(options["seed"], *request)
 
 
 def write_synthetic(
@@ -409,7 +444,7 @@ def write_synthetic(
     val: int | None = None,
     test: int | None = None,
     progress: Callable[[int], None] | None = None,
-    chunk: int = 16,
+    workers: int | None = None,
 ) -> PreparedDataset:
     """Draw `count` avatars into a prepared dataset at `out` (appears only when complete)."""
     if count < 10:
@@ -422,7 +457,7 @@ def write_synthetic(
         kept: list[dict] = []
         try:
             all_attrs = [draw_attributes(seed, i) for i in range(count)]
-            for start, drawn in zip(range(0, count, chunk), render_chunks(all_attrs, chunk)):
+            for start, drawn in drawn_ranges(count, seed, workers):
                 for offset, image in enumerate(drawn):
                     writer.report.scanned += 1
                     if writer.add(f"avatar-{start + offset:06d}", image):
