@@ -52,6 +52,22 @@ def test_bench_prepare_times_both_sides_on_both_corpora_and_leaves_only_the_cach
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # prepared datasets removed
 
 
+def test_bench_draw_times_the_command_against_whole_frame_drawing(tmp_path):
+    import json
+
+    from helpers import kgan
+
+    result = kgan("bench", "draw", "--count", "1100", "--json", cwd=tmp_path)  # enough for the drawing processes
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["avatars"] == 1100 and figures["cpu"]
+    assert figures["whole_frame_avatars_per_sec"] > 0 and figures["kgan_avatars_per_sec"] > 0
+    ratio = figures["kgan_avatars_per_sec"] / figures["whole_frame_avatars_per_sec"]
+    assert figures["kgan_over_whole_frame"] == round(ratio, 2)
+    assert 10 < figures["kgan_peak_rss_mb"] < 400  # no TensorFlow in a drawing part
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_flops_are_counted_from_the_traced_step():
     import tensorflow as tf
     from helpers import tiny_config
