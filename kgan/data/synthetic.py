@@ -6,8 +6,9 @@ jitter (position, scale, tilt, colour). Attributes are saved beside the images, 
 generator that collapses onto a few hair or eye colours shows it at a glance.
 
 Drawing is vectorised over a chunk of images: every layer is an antialiased signed
-distance shape composited over the image, so thousands of avatars per second are drawn.
-Image i depends only on (seed, i): a smaller dataset is a prefix of a larger one.
+distance shape composited over the image inside the window it can reach, and chunks are
+spread over worker processes. Image i depends only on (seed, i): a smaller dataset is a
+prefix of a larger one.
 """
 
 from __future__ import annotations
