@@ -147,6 +147,8 @@ def _paint(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> None:
     inside alpha's bounding box. Planar, so that each colour broadcasts along whole rows:
     with channels last numpy's inner loops would run three elements at a time."""
     alpha = np.broadcast_to(alpha, image.shape[1:])
+    if alpha.size == 0:  # a window outside the frame
+        return
     reach = alpha.max(axis=0) if alpha.shape[0] > 1 else alpha[0]  # over the avatars: [h, w]
     rows = np.flatnonzero(reach.max(axis=1) > 0)
     if rows.size == 0:
