@@ -80,6 +80,10 @@ def bench_everything(
     columns = ("variant", "kgan fit img/s", "bare step img/s", "PyTorch img/s", "kgan / PyTorch")
     columns += ("pipeline img/s", "pipeline / step", "peak RSS MB fit / bare / PyTorch")
     console.print(_figures_table(f"kgan bench — 64×64, batch {batch_size}, {precision.value}", columns, steps))
+    memory = [_memory_row(variant, row) for variant, row in variants]
+    columns = ("variant", "kgan bare peak", "TensorFlow import", "kgan step's own")
+    columns += ("PyTorch peak", "PyTorch import", "PyTorch step's own")
+    console.print(_figures_table("memory (RSS MB): the framework's import and what the step adds", columns, memory))
     limits = [
         (
             variant,
@@ -207,6 +211,15 @@ def bench_draw(
     )
     columns = ("", "whole frame, 1 thread /s", "kgan /s", "ratio", "whole frame RSS MB", "kgan RSS MB")
     console.print(_figures_table(f"kgan bench draw — {count} avatars", columns, [row]))
+
+
+def _memory_row(variant: str, row: dict) -> tuple[str, ...]:
+    """Peak RSS of the bare step, its framework's import, and the difference, both sides."""
+    kgan_peak, kgan_import = row["kgan_bare_peak_rss_mb"], row["tensorflow_import_rss_mb"]
+    figures = [kgan_peak, kgan_import, kgan_peak - kgan_import]
+    torch_peak, torch_import = row.get("pytorch_peak_rss_mb"), row.get("pytorch_import_rss_mb")
+    figures += [torch_peak, torch_import, torch_peak - torch_import] if torch_peak else [None] * 3
+    return (variant, *("—" if figure is None else f"{figure:.0f}" for figure in figures))
 
 
 def _figures_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]):

@@ -22,6 +22,7 @@ def test_a_fresh_part_reports_its_own_peak_memory_not_its_parents(tmp_path):
     # A child inherits nothing of the parent's memory after exec; Linux's ru_maxrss does carry
     # the parent's high-water mark across fork and exec, which made every part look as large.
     assert 10 < figures["peak_rss_mb"] < 600
+    assert "framework_rss_mb" not in figures  # an ingest part imports no framework
 
 
 def test_bench_prepare_times_both_sides_on_both_corpora_and_leaves_only_the_cache(tmp_path):

@@ -100,5 +100,8 @@ def test_bench_all_reports_every_figure(small_dataset):
     assert figures["training_peak_rss_mb"] > 100  # a process that imported TensorFlow and trained
     for row in figures["variants"].values():  # each process's own figure (the parent's is not inherited)
         assert row["kgan_bare_peak_rss_mb"] > 100 and row["fit_over_plain"] > 0
+        assert 100 < row["tensorflow_import_rss_mb"] < row["kgan_bare_peak_rss_mb"]  # import, then the step's own
+        if torch_reference.available():
+            assert 50 < row["pytorch_import_rss_mb"] < row["pytorch_peak_rss_mb"]
         assert row["step_gflop"] > 0 and 0 < row["kgan_of_limit"] < 1  # batch 4 against the limit at 128
         assert abs(row["kgan_of_limit"] - row["kgan_gflops"] / figures["wide_convolution_gflops"]) < 0.005

@@ -150,6 +150,7 @@ def bench_variant(
         "pipeline_over_step": fit["pipeline_over_step"],
         "kgan_peak_rss_mb": fit["peak_rss_mb"],
         "kgan_bare_peak_rss_mb": bare["peak_rss_mb"],
+        "tensorflow_import_rss_mb": bare["framework_rss_mb"],
     }
 
 
@@ -250,6 +251,7 @@ def bench_all(
             torch_step = torch_figures["pytorch_step_images_per_sec"]
             figures["pytorch_step_images_per_sec"] = torch_step
             figures["pytorch_peak_rss_mb"] = torch_figures["peak_rss_mb"]
+            figures["pytorch_import_rss_mb"] = torch_figures["framework_rss_mb"]
             figures["kgan_over_pytorch"] = round(figures["fit_step_images_per_sec"] / torch_step, 3)
         report["variants"][variant] = figures
     limits = measure("limits", batch_size=batch_size, variants=list(report["variants"]))

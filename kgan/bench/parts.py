@@ -7,6 +7,7 @@ PyTorch reference, the ingest and the drawing parts never load TensorFlow.
 
 from __future__ import annotations
 
+import importlib
 import json
 import resource
 import subprocess
@@ -33,6 +34,10 @@ def peak_rss_mb() -> float:
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
 
 
+# What each part's framework is: imported first, so that its share of the memory is known.
+FRAMEWORKS = {"train": "keras", "bare": "keras", "features": "keras", "limits": "keras", "pytorch": "torch"}
+
+
 def in_fresh_process(part: str, **arguments: Any) -> dict[str, Any]:
     """Run one part in its own Python process and return its figures (with its peak RSS)."""
     command = [sys.executable, "-m", "kgan.bench.parts", part, json.dumps(arguments)]
@@ -45,6 +50,10 @@ def in_fresh_process(part: str, **arguments: Any) -> dict[str, Any]:
 
 def run_part(part: str, arguments: dict[str, Any]) -> dict[str, Any]:
     """One measurement, in this process: what `in_fresh_process` runs."""
+    framework = FRAMEWORKS.get(part)
+    if framework:
+        importlib.import_module(framework)
+        imported = peak_rss_mb()  # the framework's libraries and modules, before any work
     if part == "train":
         from kgan.bench import measure
         from kgan.data.dataset import PreparedDataset
@@ -83,6 +92,8 @@ def run_part(part: str, arguments: dict[str, Any]) -> dict[str, Any]:
     else:
         raise ValueError(part)
     figures["peak_rss_mb"] = peak_rss_mb()
+    if framework:
+        figures["framework_rss_mb"] = imported
     return figures
 
 
