@@ -18,6 +18,7 @@ import importlib
 import os
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -76,6 +77,7 @@ class OrderedWorkers:
 
         feeder = threading.Thread(target=feed, name=f"kgan-{self.what}-feeder", daemon=True)
         feeder.start()
+        finished = False
         try:
             while (item := sent.get()) is not _END:
                 if isinstance(item, _Failure):
@@ -84,9 +86,18 @@ class OrderedWorkers:
                 answer = self._receive(worker)
                 in_flight.release()
                 yield key, answer
+            finished = True
         finally:
             stop.set()
+            if not finished:  # an error, Ctrl-C, or the caller stopped: nothing more is wanted
+                self.kill()
             feeder.join(timeout=5)
+
+    def kill(self) -> None:
+        """Stop every worker now (they hold no state worth keeping)."""
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.kill()
 
     def close(self) -> None:
         for worker in self.workers:
@@ -105,7 +116,9 @@ class OrderedWorkers:
     def __enter__(self) -> OrderedWorkers:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        if exc_type is not None:
+            self.kill()
         self.close()
 
     def _send(self, worker: subprocess.Popen, message: Any) -> None:
@@ -146,21 +159,28 @@ _CRASH = "kgan-worker-crash"
 
 
 def _serve(task: str, requests: BinaryIO, answers: BinaryIO) -> None:
-    """A worker's loop: the options, then one answer per request until the input ends."""
+    """A worker's loop: the options, then one answer per request until the input ends.
+
+    Ctrl-C in a terminal reaches the whole process group: the parent decides what happens
+    (it stops the workers), so a worker ignores it rather than print its own traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     module, function = TASKS[task][0].split(":")
     handle = getattr(importlib.import_module(module), function)
     options = pickle.load(requests)
     while True:
         try:
             request = pickle.load(requests)
-        except EOFError:
+        except (EOFError, pickle.UnpicklingError):  # the parent closed the pipe, perhaps mid-message
             return
         try:
             answer: Any = handle(options, request)
         except Exception:
             answer = {_CRASH: traceback.format_exc()}
-        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
-        answers.flush()
+        try:
+            pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+            answers.flush()
+        except BrokenPipeError:  # the parent is gone or stopped listening
+            return
 
 
 if __name__ == "__main__":

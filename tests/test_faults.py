@@ -205,3 +205,43 @@ def test_killed_data_and_export_writes_leave_no_partial_output(workdir, small_da
     exported = kgan("export", "--out", "models", cwd=workdir)
     assert exported.returncode == 0, exported.stderr
     assert sorted(p.name for p in (workdir / "models").iterdir()) == ["1"]
+
+
+def test_ctrl_c_while_drawing_stops_its_worker_processes_quietly_and_leaves_nothing(tmp_path):
+    """Ctrl-C in a terminal signals the whole process group: the drawing processes must not
+    print tracebacks, the parent must stop them at once, and no partial dataset may remain."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from helpers import python_env
+
+    command = [sys.executable, "-m", "cli.main", "data", "synthetic", "--out", "avatars", "--count", "60000"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=python_env(CI="true"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    children_file = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    deadline = time.monotonic() + 60
+    children: list[int] = []
+    while len(children) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+        children = [int(pid) for pid in children_file.read_text().split()]
+    assert len(children) >= 2, "the drawing processes never started"
+    time.sleep(1)  # mid-drawing
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C does
+    try:
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no dataset, no temporary folder
+    for child in children:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            continue
+        raise AssertionError(f"drawing process {child} still runs")
