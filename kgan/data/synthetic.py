@@ -234,7 +234,7 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
 
     `windowed=False` draws every layer over the whole frame: the same pixels, slower."""
     canvas = _Canvas(attrs, windowed)
-    whole = canvas.window((-1.0, 2.0, -1.0, 2.0))
+    whole = canvas.window((-1.0, 2.0, -1.0, 2.0))  # the back hair reaches nearly every pixel
 
     def attr(name: str) -> np.ndarray:
         return np.asarray([a[name] for a in attrs])[:, None, None]
