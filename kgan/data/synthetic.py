@@ -407,36 +407,30 @@ REQUEST = 256  # avatars per request to a drawing process
 
 def generate(count: int, seed: int = 0, workers: int | None = None) -> tuple[np.ndarray, list[dict]]:
     """`count` avatars as uint8 `[count, 96, 96, 3]` and their attributes."""
+    attrs = [draw_attributes(seed, i) for i in range(count)]
     images = np.empty((count, SIZE, SIZE, 3), np.uint8)
-    for start, drawn in drawn_ranges(count, seed, workers):
+    for start, drawn in drawn_ranges(attrs, workers):
         images[start : start + len(drawn)] = drawn
-    return images, [draw_attributes(seed, i) for i in range(count)]
+    return images, attrs
 
 
-def drawn_ranges(count: int, seed: int, workers: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """`(first index, avatars)` covering avatars 0..count of `seed`, in order; drawn on
+def drawn_ranges(attrs: list[dict], workers: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """`(first index, avatars)` covering the avatars described by `attrs`, in order; drawn on
     worker processes (`kgan.workers`, one per usable core) unless there are too few
     avatars to pay for starting them."""
-    ranges = [(start, min(start + REQUEST, count)) for start in range(0, count, REQUEST)]
+    starts = range(0, len(attrs), REQUEST)
     workers = usable_cores() if workers is None else workers
-    if workers <= 1 or len(ranges) < 2 * workers:
-        for start, stop in ranges:
-            yield start, draw_range(seed, start, stop)
+    if workers <= 1 or len(starts) < 2 * workers:
+        for start in starts:
+            yield start, draw_request({}, attrs[start : start + REQUEST])
         return
-    with OrderedWorkers("draw", workers, {"seed": seed}) as pool:
-        for (start, _), drawn in pool.map((span, span) for span in ranges):
-            yield start, drawn
+    with OrderedWorkers("draw", workers, {}) as pool:
+        yield from pool.map((start, attrs[start : start + REQUEST]) for start in starts)
 
 
-def draw_range(seed: int, start: int, stop: int) -> np.ndarray:
-    """Avatars `start..stop` of `seed`, drawn `CHUNK` at a time."""
-    attrs = [draw_attributes(seed, i) for i in range(start, stop)]
+def draw_request(options: dict, attrs: list[dict]) -> np.ndarray:
+    """A drawing process's task (`kgan.workers`): the avatars `attrs` describe, `CHUNK` at a time."""
     return np.concatenate([render(attrs[first : first + CHUNK]) for first in range(0, len(attrs), CHUNK)])
-
-
-def draw_request(options: dict, request: tuple[int, int]) -> np.ndarray:
-    """A drawing process's task (`kgan.workers`): avatars `start..stop` of `options['seed']`."""
-    return draw_range(options["seed"], *request)
 
 
 def write_synthetic(
@@ -460,7 +454,7 @@ def write_synthetic(
         kept: list[dict] = []
         try:
             all_attrs = [draw_attributes(seed, i) for i in range(count)]
-            for start, drawn in drawn_ranges(count, seed, workers):
+            for start, drawn in drawn_ranges(all_attrs, workers):
                 for offset, image in enumerate(drawn):
                     writer.report.scanned += 1
                     if writer.add(f"avatar-{start + offset:06d}", image):
