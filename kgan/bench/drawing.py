@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-CHUNK = 16
+CHUNK = 16  # the chunk avatars were drawn in before windows
 
 
 def time_part(side: str, count: int, out: str) -> dict[str, Any]:
