@@ -31,7 +31,7 @@ from kgan.errors import KganError
 # task: (module:function, what its processes do, for messages)
 TASKS = {
     "decode": ("kgan.data.decoding:decode_request", "image-decoding"),
-    "draw": ("kgan.data.synthetic:draw_request", "avatar-drawing"),
+    "attributes": ("kgan.data.synthetic:attributes_request", "attribute-drawing"),
 }
 
 

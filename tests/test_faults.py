@@ -208,8 +208,9 @@ def test_killed_data_and_export_writes_leave_no_partial_output(workdir, small_da
 
 
 def test_ctrl_c_while_drawing_stops_its_worker_processes_quietly_and_leaves_nothing(tmp_path):
-    """Ctrl-C in a terminal signals the whole process group: the drawing processes must not
-    print tracebacks, the parent must stop them at once, and no partial dataset may remain."""
+    """Ctrl-C in a terminal signals the whole process group: the attribute-drawing processes
+    must not print tracebacks, the parent must stop them and its drawing threads at once,
+    and no partial dataset may remain."""
     import os
     import subprocess
     import sys
@@ -228,7 +229,7 @@ def test_ctrl_c_while_drawing_stops_its_worker_processes_quietly_and_leaves_noth
     while len(children) < 2 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
         children = [int(pid) for pid in children_file.read_text().split()]
-    assert len(children) >= 2, "the drawing processes never started"
+    assert len(children) >= 2, "the worker processes never started"
     time.sleep(1)  # mid-drawing
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C does
     try:
@@ -244,4 +245,4 @@ def test_ctrl_c_while_drawing_stops_its_worker_processes_quietly_and_leaves_noth
             os.kill(child, 0)
         except ProcessLookupError:
             continue
-        raise AssertionError(f"drawing process {child} still runs")
+        raise AssertionError(f"worker process {child} still runs")

@@ -80,8 +80,92 @@ def test_windowed_drawing_changes_no_pixel_even_at_the_jitters_extremes():
         assert np.array_equal(render([a]), render([a], windowed=False)), a
 
 
-def test_drawing_processes_give_the_same_avatars_as_one_process():
-    from kgan.data.synthetic import REQUEST
+def test_compiled_drawing_gives_the_numpy_statements_bytes_even_at_the_jitters_extremes():
+    """`render_compiled` (the layers compiled by numba, used by every command) must draw what
+    `render` (numpy, the readable statement of the drawing) draws, byte for byte: over every
+    attribute value, at all 64 combinations of the jitter's extremes, in a batch and alone."""
+    import itertools
 
-    count = 4 * REQUEST + 7  # enough requests for two processes, and a short last one
+    from kgan.data.synthetic import BANGS, MOUTHS, draw_attributes, render, render_compiled
+
+    attrs = [draw_attributes(9, i) for i in range(320)]
+    extremes = itertools.product((-0.04, 0.04), (-0.03, 0.04), (0.9, 1.08), (-0.14, 0.14), (0.85, 1.15), (0.105, 0.125))
+    for a, (dx, dy, scale, tilt, eye_size, eye_gap) in zip(attrs[256:], extremes):
+        a.update(dx=dx, dy=dy, scale=scale, tilt=tilt, eye_size=eye_size, eye_gap=eye_gap)
+    for key, options in [("hair_style", HAIR_STYLES), ("bangs", BANGS), ("mouth", MOUTHS), ("accessory", ACCESSORIES)]:
+        assert {a[key] for a in attrs} == set(options), key
+    expected = np.concatenate([render(attrs[start : start + 32]) for start in range(0, len(attrs), 32)])
+    drawn = render_compiled(attrs)
+    assert drawn.shape == expected.shape and drawn.dtype == np.uint8
+    differ = np.flatnonzero((drawn != expected).any(axis=(1, 2, 3)))
+    assert differ.size == 0, f"avatars {differ[:10]} differ"
+    for a in attrs[256::9]:  # alone: the tightest windows
+        assert np.array_equal(render_compiled([a]), render([a], windowed=False))
+
+
+def test_jitter_is_what_generator_uniform_draws():
+    """`draw_attributes` computes uniform draws itself (numpy's overhead per call was a fifth of
+    the drawing's time); the values must be Generator.uniform's exactly, or every avatar moves."""
+    from kgan.data import synthetic
+
+    choices_before = [synthetic.HAIR_COLOURS, HAIR_STYLES, synthetic.BANGS, EYE_COLOURS, synthetic.SKIN_TONES]
+    choices_after = [ACCESSORIES, synthetic.BACKGROUNDS, synthetic.ACCENTS]
+    keys = ("dx", "dy", "scale", "tilt", "eye_size", "eye_gap", "bang_phase")
+    ranges = ((-0.04, 0.04), (-0.03, 0.04), (0.9, 1.08), (-0.14, 0.14), (0.85, 1.15), (0.105, 0.125), (0, 1))
+    for index in range(3000):
+        rng = np.random.default_rng([4, index])
+        for options in [*choices_before, synthetic.MOUTHS]:
+            rng.integers(len(options))
+        rng.random()  # blush
+        for options in choices_after:
+            rng.integers(len(options))
+        attrs = synthetic.draw_attributes(4, index)
+        assert [attrs[key] for key in keys] == [rng.uniform(low, high) for low, high in ranges], index
+        assert np.array_equal(attrs["colour_jitter"], rng.uniform(-18, 18, size=3)), index
+
+
+def test_drawing_on_workers_gives_the_same_avatars_as_one_thread():
+    from kgan.data.synthetic import BATCH
+
+    count = 4 * BATCH + 7  # enough batches for two workers, and a short last one
     assert np.array_equal(generate(count, seed=5, workers=2)[0], generate(count, seed=5, workers=1)[0])
+
+
+def test_face_pixels_left_to_the_approximate_power_are_exactly_the_saturated_ones():
+    """The compiled drawing asks numpy for `below ** 1.5` only where the face's two layers
+    cover a pixel partly (and 0 < below < 1: 0 and 1 to any power are exact); elsewhere it
+    keeps a float64 approximation. Checked against numpy's exact power: every pixel left
+    out must be covered fully or not at all by both layers (so the approximation's last bit
+    cannot matter), and some must be asked for."""
+    from kgan.data import avatar_kernel as kernel
+    from kgan.data.synthetic import BOXES, _Canvas, _columns, _cover, _ellipse, _face_width, draw_attributes
+
+    attrs = [draw_attributes(2, i) for i in range(48)]
+    canvas, frames = _Canvas(attrs), _Canvas(attrs, pixels=False).frames
+    kinds = np.zeros((len(attrs), len(kernel.KINDS)), np.int64)
+    windows = canvas.spans(*(BOXES[name] for name in kernel.WINDOWS))
+    area = ((windows[..., 1] - windows[..., 0]) * (windows[..., 3] - windows[..., 2])).sum(0)
+    face, crown = kernel.WINDOWS.index("face"), kernel.WINDOWS.index("crown")
+    widths, chin, chin_at = (
+        np.empty(area[face], np.float32),
+        np.empty(area[face], np.float32),
+        np.empty(area[face], np.int64),
+    )
+    phase = np.concatenate(_columns(attrs, ("bang_phase",)), axis=2)[:, 0, 0]
+    chins, _, _ = kernel.arguments(
+        frames, kinds, windows, phase, widths, chin, chin_at, np.empty(area[crown], np.float32), np.empty(0, np.float32)
+    )
+    asked = np.zeros(area[face], bool)
+    asked[chin_at[:chins]] = True
+    assert 0 < chins < area[face] // 4
+    offset = 0
+    for i, (r0, r1, c0, c1) in enumerate(windows[:, face]):
+        u, v = canvas.u[i, r0:r1, c0:c1], canvas.v[i, r0:r1, c0:c1]
+        distance = _ellipse(u, v, 0.5, 0.52, _face_width(v), 0.28)
+        below = np.clip((v - 0.52) / 0.28, 0.0, 1.0)
+        partial = np.zeros(u.shape, bool)
+        for alpha in (_cover(distance), _cover(distance + 0.01)):
+            partial |= (alpha > 0) & (alpha < 1) & (below > 0) & (below < 1)
+        here = asked[offset : offset + u.size].reshape(u.shape)
+        offset += u.size
+        assert not (partial & ~here).any(), f"avatar {i}: a partly covered pixel kept the approximation"

@@ -14,12 +14,15 @@ prefix of a larger one.
 from __future__ import annotations
 
 import csv
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from kgan.data.dataset import ImageWriter, PreparedDataset
+from kgan.data.dataset import ImageWriter, PreparedDataset, content_hash
 from kgan.errors import KganError
 from kgan.files import atomic_directory
 from kgan.workers import OrderedWorkers, usable_cores
@@ -83,6 +86,9 @@ def draw_attributes(seed: int, index: int) -> dict:
     def pick(options):
         return list(options)[rng.integers(len(options))]
 
+    def uniform(low: float, high: float) -> float:  # Generator.uniform's arithmetic, without its overhead
+        return low + (high - low) * rng.random()
+
     return {
         "hair_colour": pick(HAIR_COLOURS),
         "hair_style": pick(HAIR_STYLES),
@@ -94,13 +100,13 @@ def draw_attributes(seed: int, index: int) -> dict:
         "accessory": pick(ACCESSORIES),
         "background": pick(BACKGROUNDS),
         "accent": int(rng.integers(len(ACCENTS))),
-        "dx": rng.uniform(-0.04, 0.04),
-        "dy": rng.uniform(-0.03, 0.04),
-        "scale": rng.uniform(0.9, 1.08),
-        "tilt": rng.uniform(-0.14, 0.14),
-        "eye_size": rng.uniform(0.85, 1.15),
-        "eye_gap": rng.uniform(0.105, 0.125),
-        "bang_phase": rng.uniform(0, 1),
+        "dx": uniform(-0.04, 0.04),
+        "dy": uniform(-0.03, 0.04),
+        "scale": uniform(0.9, 1.08),
+        "tilt": uniform(-0.14, 0.14),
+        "eye_size": uniform(0.85, 1.15),
+        "eye_gap": uniform(0.105, 0.125),
+        "bang_phase": uniform(0.0, 1.0),
         "colour_jitter": rng.uniform(-18, 18, size=3),
         "swept_dir": pick((-1.0, 1.0)),
     }
@@ -108,6 +114,12 @@ def draw_attributes(seed: int, index: int) -> dict:
 
 def _column(attrs: list[dict], key: str) -> np.ndarray:
     return np.asarray([a[key] for a in attrs], dtype=np.float32)[:, None, None]
+
+
+def _columns(attrs: list[dict], keys: tuple[str, ...]) -> list[np.ndarray]:
+    """`_column` of each key, from one pass over the avatars."""
+    table = np.asarray([[a[key] for key in keys] for a in attrs], dtype=np.float32)
+    return [table[:, k, None, None] for k in range(len(keys))]
 
 
 def _colour(rgb_rows) -> np.ndarray:
@@ -142,6 +154,79 @@ def _ellipse_box(cx, cy, rx, ry, grow: float = 0.0) -> tuple[float, float, float
     return (cx - rx * reach, cx + rx * reach, cy - ry * reach, cy + ry * reach)
 
 
+# Head-frame boxes `(u0, u1, v0, v1)` outside which each layer covers nothing; a layer is
+# evaluated only in the pixels its box can reach (`_Canvas.spans`). Sides are -1 and +1.
+BOXES = {
+    **{f"ear {side:+.0f}": (0.5 + side * 0.24 - 0.1, 0.5 + side * 0.24 + 0.1, 0.04, 0.29) for side in (-1.0, 1.0)},
+    "neck": (0.42, 0.58, 0.69, 0.95),
+    "shirt": _ellipse_box(0.5, 1.2, 0.44, 0.3),
+    "face": (0.22, 0.78, 0.21, 0.83),  # rx <= 0.25, ry 0.28; min radius >= 0.155
+    # A glow cut off below 0.02: within 1.98 radii of its centre.
+    **{f"blush {side:+.0f}": (0.5 + side * 0.15 - 0.115, 0.5 + side * 0.15 + 0.115, 0.6, 0.72) for side in (-1.0, 1.0)},
+    # Everything of an eye lies within 0.095 of its centre (eye size <= 1.15, gap 0.105-0.125).
+    **{
+        f"eye {side:+.0f}": (0.5 + side * 0.115 - 0.106, 0.5 + side * 0.115 + 0.106, 0.585 - 0.096, 0.585 + 0.096)
+        for side in (-1.0, 1.0)
+    },
+    "mouth": (0.44, 0.56, 0.68, 0.77),
+    "crown": _ellipse_box(0.5, 0.47, 0.37, 0.37, grow=0.02),
+    "shine": _ellipse_box(0.5, 0.42, 0.27, 0.25, grow=0.012),  # inside the crown's box
+    "bow": (0.6, 0.8, 0.1, 0.22),
+    "hairclip": (0.28, 0.38, 0.28, 0.32),
+    "glasses": (0.27, 0.73, 0.5, 0.68),
+}
+
+
+def _palette(attrs: list[dict]) -> dict[str, np.ndarray]:
+    """Every layer's colour, planar `[3, n, 1, 1]` (or `[3, 1, 1, 1]` when shared)."""
+    jitter = np.stack([a["colour_jitter"] for a in attrs])
+    hair = _colour(np.clip(np.asarray([HAIR_COLOURS[a["hair_colour"]] for a in attrs]) + jitter, 0, 255))
+    hair_dark = hair * 0.62
+    skin = _colour([SKIN_TONES[a["skin"]] for a in attrs])
+    eye = _colour([EYE_COLOURS[a["eye_colour"]] for a in attrs])
+    line = _constant([0.18, 0.12, 0.14])
+    return {
+        "line": line,
+        "hair_dark": hair_dark,
+        "hair": hair,
+        "neck": skin * 0.9,
+        "shirt": _colour(
+            np.clip(np.asarray([ACCENTS[(a["accent"] + 2) % len(ACCENTS)] for a in attrs]) * 0.8 + 30, 0, 255)
+        ),
+        "skin": skin,
+        "blush": _colour([(250, 130, 150)]),
+        "white": _constant([1.0, 1.0, 1.0]),
+        "eye": eye,
+        "eye_shade": eye * 0.35,
+        "pupil": line * 0.6,
+        "brow": hair_dark * 0.8,
+        "lips": _colour([(170, 50, 60)]),
+        "hair_light": np.minimum(hair * 1.25 + 0.08, 1.0),
+        "accent": _colour([ACCENTS[a["accent"]] for a in attrs]),
+        "glasses": line * 1.5,
+    }
+
+
+def _wave(u: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """The bangs' wavy edge along u."""
+    return np.abs(np.sin((u - phase) * np.pi * 7.0))
+
+
+def _face_width(v: np.ndarray) -> np.ndarray:
+    """The face's half width at height v: an egg, narrower towards the chin."""
+    return _chin(np.clip((v - 0.52) / 0.28, 0.0, 1.0))
+
+
+def _chin(below: np.ndarray) -> np.ndarray:
+    """The face's half width, `below` its height under the cheeks as a fraction of the chin's."""
+    return 0.25 * (1.0 - 0.38 * below**1.5)
+
+
+def _glow(u: np.ndarray, v: np.ndarray, side: float) -> np.ndarray:
+    """A cheek's blush."""
+    return np.exp(-(((u - 0.5 - side * 0.15) / 0.055) ** 2 + ((v - 0.66) / 0.025) ** 2))
+
+
 def _paint(image: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> None:
     """Composite `colour` with coverage `alpha` onto planar `image` `[3, n, h, w]`, only
     inside alpha's bounding box. Planar, so that each colour broadcasts along whole rows:
@@ -168,42 +253,49 @@ class _Canvas:
     avatar of the chunk. Outside its box a layer covers nothing, so evaluating it only there
     changes no pixel; `windowed=False` evaluates everything over the whole frame."""
 
-    def __init__(self, attrs: list[dict], windowed: bool = True):
+    def __init__(self, attrs: list[dict], windowed: bool = True, pixels: bool = True):
         self.windowed = windowed
         grid = (np.arange(SIZE, dtype=np.float32) + 0.5) / SIZE
-        gy, gx = np.meshgrid(grid, grid, indexing="ij")
         # Head frame: inverse of (shift, scale, tilt) applied to the pixel grid.
-        dx, dy, scale, tilt = (_column(attrs, k) for k in ("dx", "dy", "scale", "tilt"))
-        x0, y0 = gx[None] - 0.5 - dx, gy[None] - 0.55 - dy
+        dx, dy, scale, tilt = _columns(attrs, ("dx", "dy", "scale", "tilt"))
         cos, sin = np.cos(tilt), np.sin(tilt)
-        self.u = (cos * x0 + sin * y0) / scale + 0.5
-        self.v = (-sin * x0 + cos * y0) / scale + 0.55
         # The forward map, head frame to image, for windows: one row per avatar.
         self.head = [np.float64(a[:, 0, :]) for a in (dx, dy, scale, cos, sin)]
         # Background: a vertical gradient.
-        top = _colour([BACKGROUNDS[a["background"]][0] for a in attrs])
-        bottom = _colour([BACKGROUNDS[a["background"]][1] for a in attrs])
+        self.top = _colour([BACKGROUNDS[a["background"]][0] for a in attrs])
+        self.bottom = _colour([BACKGROUNDS[a["background"]][1] for a in attrs])
+        if not pixels:  # avatar_kernel computes the frame per avatar and paints the background itself
+            self.frames = np.concatenate([dx, dy, scale, cos, sin], axis=2)[:, 0]  # [n, 5]: see avatar_kernel
+            return
+        gy, gx = np.meshgrid(grid, grid, indexing="ij")
+        x0, y0 = gx[None] - 0.5 - dx, gy[None] - 0.55 - dy
+        self.u = (cos * x0 + sin * y0) / scale + 0.5
+        self.v = (-sin * x0 + cos * y0) / scale + 0.55
         t = grid[None, None, :, None]
         self.image = np.empty((3, len(attrs), SIZE, SIZE), np.float32)  # planar: see _paint
-        self.image[:] = top * (1 - t) + bottom * t
+        self.image[:] = self.top * (1 - t) + self.bottom * t
 
-    def window(self, box: tuple[float, float, float, float]) -> tuple[slice, slice]:
-        """Rows and columns holding every pixel of head-frame box `(u0, u1, v0, v1)`."""
-        if not self.windowed:
-            return slice(0, SIZE), slice(0, SIZE)
-        u0, u1, v0, v1 = box
-        cu = np.float64([u0, u1, u0, u1]) - 0.5
-        cv = np.float64([v0, v0, v1, v1]) - 0.55
-        dx, dy, scale, cos, sin = self.head
+    def spans(self, *boxes: tuple[float, float, float, float]) -> np.ndarray:
+        """Each avatar's rows and columns `[n, len(boxes), 4]` = (row0, row1, col0, col1),
+        end-exclusive, holding every pixel of head-frame box `(u0, u1, v0, v1)`: one spare
+        pixel each side."""
+        corners = np.float64([[(u0, v0), (u1, v0), (u0, v1), (u1, v1)] for u0, u1, v0, v1 in boxes])
+        cu, cv = corners[..., 0] - 0.5, corners[..., 1] - 0.55  # [box, corner]
+        dx, dy, scale, cos, sin = (a[:, :, None] for a in self.head)  # [n, 1, 1]
         x = 0.5 + dx + scale * (cos * cu - sin * cv)
         y = 0.55 + dy + scale * (sin * cu + cos * cv)
+        # Pixel k sits at (k + 0.5) / SIZE.
+        first = np.floor(np.stack([y.min(axis=2), x.min(axis=2)], axis=2) * SIZE - 0.5).astype(np.int64) - 1
+        last = np.ceil(np.stack([y.max(axis=2), x.max(axis=2)], axis=2) * SIZE - 0.5).astype(np.int64) + 1
+        start, stop = np.clip(first, 0, SIZE), np.clip(last + 1, 0, SIZE)
+        return np.stack([start[..., 0], stop[..., 0], start[..., 1], stop[..., 1]], axis=2)
 
-        def span(coordinate: np.ndarray) -> slice:  # pixel k sits at (k + 0.5) / SIZE; one spare pixel
-            first = int(np.floor(coordinate.min() * SIZE - 0.5)) - 1
-            last = int(np.ceil(coordinate.max() * SIZE - 0.5)) + 1
-            return slice(min(max(first, 0), SIZE), max(min(last + 1, SIZE), 0))
-
-        return span(y), span(x)
+    def window(self, box: tuple[float, float, float, float]) -> tuple[slice, slice]:
+        """Rows and columns holding every pixel of head-frame box `(u0, u1, v0, v1)` in any avatar."""
+        if not self.windowed:
+            return slice(0, SIZE), slice(0, SIZE)
+        spans = self.spans(box)[:, 0]
+        return slice(spans[:, 0].min(), spans[:, 1].max()), slice(spans[:, 2].min(), spans[:, 3].max())
 
     def uv(self, window: tuple[slice, slice], rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Head-frame coordinates inside `window`, for all avatars or those in `rows`."""
@@ -239,13 +331,9 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     def attr(name: str) -> np.ndarray:
         return np.asarray([a[name] for a in attrs])[:, None, None]
 
-    jitter = np.stack([a["colour_jitter"] for a in attrs])
-    hair = _colour([np.clip(np.add(HAIR_COLOURS[a["hair_colour"]], j), 0, 255) for a, j in zip(attrs, jitter)])
-    hair_dark, hair_light = hair * 0.62, np.minimum(hair * 1.25 + 0.08, 1.0)
-    skin = _colour([SKIN_TONES[a["skin"]] for a in attrs])
-    eye = _colour([EYE_COLOURS[a["eye_colour"]] for a in attrs])
-    accent = _colour([ACCENTS[a["accent"]] for a in attrs])
-    line = _constant([0.18, 0.12, 0.14])
+    paint = _palette(attrs)
+    hair, hair_dark, hair_light, skin = paint["hair"], paint["hair_dark"], paint["hair_light"], paint["skin"]
+    eye, accent, line = paint["eye"], paint["accent"], paint["line"]
 
     # Hair behind the head, by style.
     style = attr("hair_style")
@@ -268,7 +356,7 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     rows = _rows(attr("accessory"), "cat_ears")
     for side in (-1.0, 1.0):
         cx = 0.5 + side * 0.24
-        window = canvas.window((cx - 0.1, cx + 0.1, 0.04, 0.29))
+        window = canvas.window(BOXES[f"ear {side:+.0f}"])
         u, v = canvas.uv(window, rows)
         ear = (
             np.maximum(np.maximum(v - 0.26, -(v - 0.06) - 2.2 * np.abs(u - cx)), 0.0)
@@ -278,30 +366,26 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
         canvas.paint(window, _cover(ear), hair, rows)
 
     # Neck and shoulders.
-    shirt = _colour([np.clip(np.asarray(ACCENTS[(a["accent"] + 2) % len(ACCENTS)]) * 0.8 + 30, 0, 255) for a in attrs])
-    window = canvas.window((0.42, 0.58, 0.69, 0.95))
+    window = canvas.window(BOXES["neck"])
     u, v = canvas.uv(window)
-    canvas.paint(window, _cover(np.maximum(np.abs(u - 0.5) - 0.07, np.abs(v - 0.82) - 0.12)), skin * 0.9)
-    window = canvas.window(_ellipse_box(0.5, 1.2, 0.44, 0.3))
+    canvas.paint(window, _cover(np.maximum(np.abs(u - 0.5) - 0.07, np.abs(v - 0.82) - 0.12)), paint["neck"])
+    window = canvas.window(BOXES["shirt"])
     u, v = canvas.uv(window)
-    canvas.paint(window, _cover(_ellipse(u, v, 0.5, 1.2, 0.44, 0.3)), shirt)
+    canvas.paint(window, _cover(_ellipse(u, v, 0.5, 1.2, 0.44, 0.3)), paint["shirt"])
 
     # Face: an egg shape, narrower towards the chin, with a thin outline.
-    window = canvas.window((0.22, 0.78, 0.21, 0.83))  # rx <= 0.25, ry 0.28; min radius >= 0.155
+    window = canvas.window(BOXES["face"])
     u, v = canvas.uv(window)
-    below = np.clip((v - 0.52) / 0.28, 0.0, 1.0)
-    face = _ellipse(u, v, 0.5, 0.52, 0.25 * (1.0 - 0.38 * below**1.5), 0.28)
+    face = _ellipse(u, v, 0.5, 0.52, _face_width(v), 0.28)
     canvas.paint(window, _cover(face), line)
     canvas.paint(window, _cover(face + 0.01), skin)
 
     # Blush: a glow cut off below 0.02 (within 1.98 radii).
     rows = _rows(attr("blush"), True)
     for side in (-1.0, 1.0):
-        cx = 0.5 + side * 0.15
-        window = canvas.window((cx - 0.115, cx + 0.115, 0.6, 0.72))
-        u, v = canvas.uv(window, rows)
-        glow = np.exp(-(((u - 0.5 - side * 0.15) / 0.055) ** 2 + ((v - 0.66) / 0.025) ** 2))
-        canvas.paint(window, np.where(glow > 0.02, 0.45 * glow, 0.0), _colour([(250, 130, 150)]), rows)
+        window = canvas.window(BOXES[f"blush {side:+.0f}"])
+        glow = _glow(*canvas.uv(window, rows), side)
+        canvas.paint(window, np.where(glow > 0.02, 0.45 * glow, 0.0), paint["blush"], rows)
 
     # Eyes: eyelid line, white, iris with a darker top, pupil and a highlight, and a brow;
     # all within 0.095 of the eye's centre (eye size <= 1.15, gap 0.105-0.125).
@@ -309,26 +393,25 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     gap = _column(attrs, "eye_gap")
     for side in (-1.0, 1.0):
         ex, ey = 0.5 + side * gap, 0.585
-        near = 0.5 + side * 0.115
-        window = canvas.window((near - 0.106, near + 0.106, ey - 0.096, ey + 0.096))
+        window = canvas.window(BOXES[f"eye {side:+.0f}"])
         u, v = canvas.uv(window)
         lid = _ellipse(u, v, ex, ey - 0.004, 0.072 * size, 0.072 * size)
         canvas.paint(window, _cover(np.maximum(lid, v - ey + 0.01)), line)
         white = _ellipse(u, v, ex, ey + 0.008, 0.062 * size, 0.066 * size)
-        canvas.paint(window, _cover(white), _constant([1.0, 1.0, 1.0]))
+        canvas.paint(window, _cover(white), paint["white"])
         iris = _ellipse(u, v, ex, ey + 0.014, 0.045 * size, 0.06 * size)
         canvas.paint(window, _cover(np.maximum(iris, white)), eye)
-        canvas.paint(window, 0.5 * _cover(np.maximum(np.maximum(iris, white), v - ey + 0.005)), eye * 0.35)
-        canvas.paint(window, _cover(_ellipse(u, v, ex, ey + 0.02, 0.019 * size, 0.032 * size)), line * 0.6)
+        canvas.paint(window, 0.5 * _cover(np.maximum(np.maximum(iris, white), v - ey + 0.005)), paint["eye_shade"])
+        canvas.paint(window, _cover(_ellipse(u, v, ex, ey + 0.02, 0.019 * size, 0.032 * size)), paint["pupil"])
         highlight = _ellipse(u, v, ex - 0.016 * size, ey - 0.008, 0.013, 0.013)
-        canvas.paint(window, _cover(highlight), _constant([1.0, 1.0, 1.0]))
+        canvas.paint(window, _cover(highlight), paint["white"])
         brow = np.maximum(np.abs(_ellipse(u, v, ex, ey + 0.02, 0.075, 0.1)) - 0.004, v - ey + 0.075)
-        canvas.paint(window, _cover(np.maximum(brow, np.abs(u - ex) - 0.05)), hair_dark * 0.8)
+        canvas.paint(window, _cover(np.maximum(brow, np.abs(u - ex) - 0.05)), paint["brow"])
 
     # Mouth.
     mouth = attr("mouth")
-    window = canvas.window((0.44, 0.56, 0.68, 0.77))
-    lips = _colour([(170, 50, 60)])
+    window = canvas.window(BOXES["mouth"])
+    lips = paint["lips"]
     rows = _rows(mouth, "smile")
     u, v = canvas.uv(window, rows)
     smile = np.maximum(np.abs(_ellipse(u, v, 0.5, 0.715, 0.035, 0.02)) - 0.003, 0.72 - v)
@@ -342,11 +425,10 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
 
     # Bangs: hair over the forehead cut by a wavy line, plus side locks, plus a highlight;
     # all inside the crown.
-    crown_window = canvas.window(_ellipse_box(0.5, 0.47, 0.37, 0.37, grow=0.02))
+    crown_window = canvas.window(BOXES["crown"])
     u, v = canvas.uv(crown_window)
     bangs = attr("bangs")
-    phase = _column(attrs, "bang_phase")
-    wave = np.abs(np.sin((u - phase) * np.pi * 7.0))
+    wave = _wave(u, _column(attrs, "bang_phase"))
     edge = np.where(bangs == "spiky", 0.33 + 0.1 * wave, 0.4 + 0.02 * wave)
     edge = np.where(bangs == "swept", 0.3 + 0.2 * (u - 0.3) * _column(attrs, "swept_dir") + 0.05 * wave, edge)
     crown = _ellipse(u, v, 0.5, 0.47, 0.37, 0.37)
@@ -357,7 +439,7 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     )
     front = np.minimum(front, np.maximum(locks, crown - 0.02))
     canvas.paint(crown_window, _cover(front), hair)
-    window = canvas.window(_ellipse_box(0.5, 0.42, 0.27, 0.25, grow=0.012))  # inside the crown's window
+    window = canvas.window(BOXES["shine"])
     inner = tuple(slice(w.start - c.start, w.stop - c.start) for w, c in zip(window, crown_window))
     u, v = canvas.uv(window)
     front = front[:, inner[0], inner[1]]
@@ -367,7 +449,7 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     # Accessories.
     accessory = attr("accessory")
     bow_x = 0.7
-    window = canvas.window((0.6, 0.8, 0.1, 0.22))
+    window = canvas.window(BOXES["bow"])
     rows = _rows(accessory, "bow")
     u, v = canvas.uv(window, rows)
     bow = np.minimum(
@@ -376,11 +458,11 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     )
     bow = np.minimum(bow, _ellipse(u, v, bow_x, 0.16, 0.018, 0.018))
     canvas.paint(window, _cover(bow), accent, rows)
-    window = canvas.window((0.28, 0.38, 0.28, 0.32))
+    window = canvas.window(BOXES["hairclip"])
     rows = _rows(accessory, "hairclip")
     u, v = canvas.uv(window, rows)
     canvas.paint(window, _cover(np.maximum(np.abs(u - 0.33) - 0.04, np.abs(v - 0.3) - 0.012)), accent, rows)
-    window = canvas.window((0.27, 0.73, 0.5, 0.68))
+    window = canvas.window(BOXES["glasses"])
     rows = _rows(accessory, "glasses")
     u, v = canvas.uv(window, rows)
     gap_rows = gap[rows]
@@ -392,7 +474,7 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
         - 0.004
     )
     glasses = np.minimum(glasses, np.maximum(np.abs(v - 0.58) - 0.003, np.abs(u - 0.5) - gap_rows + 0.085))
-    canvas.paint(window, _cover(glasses), line * 1.5, rows)
+    canvas.paint(window, _cover(glasses), paint["glasses"], rows)
 
     planar = canvas.image
     planar *= 255.0
@@ -401,36 +483,101 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     return np.ascontiguousarray(planar.transpose(1, 2, 3, 0))
 
 
-CHUNK = 32  # avatars drawn together: enough to amortise numpy's calls, small enough for the cache
-REQUEST = 256  # avatars per request to a drawing process
+def render_compiled(attrs: list[dict]) -> np.ndarray:
+    """`render`'s avatars, byte for byte, drawn by the compiled layers of
+    `kgan.data.avatar_kernel` (several times faster)."""
+    from kgan.data import avatar_kernel as kernel  # numba compiles on first use
+
+    canvas = _Canvas(attrs, pixels=False)
+    n = len(attrs)
+    palette = {**_palette(attrs), "top": canvas.top, "bottom": canvas.bottom}
+    colours = np.stack([np.broadcast_to(palette[name][:, :, 0, 0].T, (n, 3)) for name in kernel.COLOURS], axis=1)
+    choices = {"hair_style": HAIR_STYLES, "bangs": BANGS, "mouth": MOUTHS, "accessory": ACCESSORIES}
+    choices["blush"] = (False, True)
+    kinds = np.asarray([[choices[k].index(a[k]) for k in kernel.KINDS] for a in attrs], dtype=np.int64)
+    params = np.concatenate(_columns(attrs, kernel.PARAMS), axis=2)[:, 0]
+    windows = canvas.spans(*(BOXES[name] for name in kernel.WINDOWS))
+    area = dict(zip(kernel.WINDOWS, ((windows[..., 1] - windows[..., 0]) * (windows[..., 3] - windows[..., 2])).sum(0)))
+    # **, sin and exp through numpy, as `render` evaluates them: numpy's float32 versions
+    # differ from the C library's in the last bit.
+    widths, chin, chin_at = (
+        np.empty(area["face"], np.float32),
+        np.empty(area["face"], np.float32),
+        np.empty(area["face"], np.int64),
+    )
+    waves = np.empty(area["crown"], np.float32)
+    glows = np.empty(area["blush -1"] + area["blush +1"], np.float32)
+    phase = params[:, kernel.BANG_PHASE]
+    chins, wave_count, glow_count = kernel.arguments(
+        canvas.frames, kinds, windows, phase, widths, chin, chin_at, waves, glows
+    )
+    widths[chin_at[:chins]] = _chin(chin[:chins])
+    np.sin(waves[:wave_count], out=waves[:wave_count])
+    np.exp(glows[:glow_count], out=glows[:glow_count])
+    out = np.empty((n, SIZE, SIZE, 3), np.uint8)
+    kernel.paint_layers(canvas.frames, colours, kinds, params, windows, widths, waves, glows, out)
+    return out
+
+
+BATCH = 128  # avatars per drawing task: enough to amortise numpy's calls, small enough for the cache
 
 
 def generate(count: int, seed: int = 0, workers: int | None = None) -> tuple[np.ndarray, list[dict]]:
     """`count` avatars as uint8 `[count, 96, 96, 3]` and their attributes."""
-    attrs = [draw_attributes(seed, i) for i in range(count)]
     images = np.empty((count, SIZE, SIZE, 3), np.uint8)
-    for start, drawn in drawn_ranges(attrs, workers):
-        images[start : start + len(drawn)] = drawn
+    attrs: list[dict] = []
+    for batch in drawn_batches(count, seed, workers):
+        images[batch.start : batch.start + len(batch.images)] = batch.images
+        attrs += batch.attrs
     return images, attrs
 
 
-def drawn_ranges(attrs: list[dict], workers: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """`(first index, avatars)` covering the avatars described by `attrs`, in order; drawn on
-    worker processes (`kgan.workers`, one per usable core) unless there are too few
-    avatars to pay for starting them."""
-    starts = range(0, len(attrs), REQUEST)
+class DrawnBatch(NamedTuple):
+    start: int  # index of the first avatar
+    attrs: list[dict]
+    images: np.ndarray  # uint8 [n, 96, 96, 3]
+    hashes: list[str] | None  # each image's `content_hash`, when asked for
+
+
+def drawn_batches(count: int, seed: int, workers: int | None = None, hashes: bool = False) -> Iterator[DrawnBatch]:
+    """Avatars 0..count-1 of `seed`, `BATCH` at a time and in order.
+
+    With enough batches, `workers` (default: one per usable core) worker processes draw the
+    attributes (`kgan.workers`; Python, so threads would queue for the interpreter lock)
+    while as many threads here draw the avatars (the compiled drawing releases the lock, and
+    one process loads it once: about a second)."""
+    starts = range(0, count, BATCH)
     workers = usable_cores() if workers is None else workers
+    options = {"seed": seed, "count": count}
     if workers <= 1 or len(starts) < 2 * workers:
         for start in starts:
-            yield start, draw_request({}, attrs[start : start + REQUEST])
+            yield _drawn(start, attributes_request(options, start), hashes)
         return
-    with OrderedWorkers("draw", workers, {}) as pool:
-        yield from pool.map((start, attrs[start : start + REQUEST]) for start in starts)
+    with (
+        OrderedWorkers("attributes", workers, options) as pool,
+        ThreadPoolExecutor(workers, thread_name_prefix="kgan-draw") as threads,
+    ):
+        pending: deque[Future] = deque()
+        try:
+            for start, attrs in pool.map((start, start) for start in starts):
+                pending.append(threads.submit(_drawn, start, attrs, hashes))
+                if len(pending) > 2 * workers:  # a few batches ahead, not the whole dataset in memory
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:  # Ctrl-C or an early stop: drop the batches not yet begun
+            for future in pending:
+                future.cancel()
 
 
-def draw_request(options: dict, attrs: list[dict]) -> np.ndarray:
-    """A drawing process's task (`kgan.workers`): the avatars `attrs` describe, `CHUNK` at a time."""
-    return np.concatenate([render(attrs[first : first + CHUNK]) for first in range(0, len(attrs), CHUNK)])
+def attributes_request(options: dict, start: int) -> list[dict]:
+    """An attribute-drawing process's task (`kgan.workers`): those of the batch from `start`."""
+    return [draw_attributes(options["seed"], i) for i in range(start, min(start + BATCH, options["count"]))]
+
+
+def _drawn(start: int, attrs: list[dict], hashes: bool) -> DrawnBatch:
+    images = render_compiled(attrs)
+    return DrawnBatch(start, attrs, images, [content_hash(image) for image in images] if hashes else None)
 
 
 def write_synthetic(
@@ -453,12 +600,11 @@ def write_synthetic(
         writer = ImageWriter(tmp / "images.npy", SIZE)
         kept: list[dict] = []
         try:
-            all_attrs = [draw_attributes(seed, i) for i in range(count)]
-            for start, drawn in drawn_ranges(all_attrs, workers):
-                for offset, image in enumerate(drawn):
+            for batch in drawn_batches(count, seed, workers, hashes=True):
+                for offset, (image, attrs, digest) in enumerate(zip(batch.images, batch.attrs, batch.hashes)):
                     writer.report.scanned += 1
-                    if writer.add(f"avatar-{start + offset:06d}", image):
-                        kept.append(all_attrs[start + offset])
+                    if writer.add(f"avatar-{batch.start + offset:06d}", image, digest):
+                        kept.append(attrs)
                 if progress:
                     progress(writer.report.scanned)
         finally:
