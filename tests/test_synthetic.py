@@ -146,15 +146,11 @@ def test_face_pixels_left_to_the_approximate_power_are_exactly_the_saturated_one
     windows = canvas.spans(*(BOXES[name] for name in kernel.WINDOWS))
     area = ((windows[..., 1] - windows[..., 0]) * (windows[..., 3] - windows[..., 2])).sum(0)
     face, crown = kernel.WINDOWS.index("face"), kernel.WINDOWS.index("crown")
-    widths, chin, chin_at = (
-        np.empty(area[face], np.float32),
-        np.empty(area[face], np.float32),
-        np.empty(area[face], np.int64),
-    )
-    phase = np.concatenate(_columns(attrs, ("bang_phase",)), axis=2)[:, 0, 0]
-    chins, _, _ = kernel.arguments(
-        frames, kinds, windows, phase, widths, chin, chin_at, np.empty(area[crown], np.float32), np.empty(0, np.float32)
-    )
+    widths, chin = np.empty(area[face], np.float32), np.empty(area[face], np.float32)
+    chin_at = np.empty(area[face], np.int64)
+    waves, glows = np.empty(area[crown], np.float32), np.empty(0, np.float32)  # kinds 0: no blush
+    params = np.concatenate(_columns(attrs, kernel.PARAMS), axis=2)[:, 0]
+    chins, _, _ = kernel.arguments(frames, kinds, params, windows, widths, chin, chin_at, waves, glows)
     asked = np.zeros(area[face], bool)
     asked[chin_at[:chins]] = True
     assert 0 < chins < area[face] // 4

@@ -338,7 +338,7 @@ def _to_bytes(image, out):
 
 
 @njit(**JIT)
-def arguments(frames, kinds, windows, phase, widths, chin, chin_at, waves, glows):
+def arguments(frames, kinds, params, windows, widths, chin, chin_at, waves, glows):
     """What the layers need from `**`, `sin` and `exp`, for numpy to evaluate, window by
     window and row by row: the face's half width per pixel into `widths`, and the arguments
     of the bangs' wave and the blush's glow into `waves` and `glows`. The width is exact
@@ -370,7 +370,7 @@ def arguments(frames, kinds, windows, phase, widths, chin, chin_at, waves, glows
         for y in range(r0, r1):
             ur, dst = u[y, c0:c1], waves[wave_count : wave_count + c1 - c0]
             for x in range(c1 - c0):
-                dst[x] = ((ur[x] - phase[i]) * F(np.pi)) * F(7.0)
+                dst[x] = ((ur[x] - params[i, BANG_PHASE]) * F(np.pi)) * F(7.0)
             wave_count += c1 - c0
         if kinds[i, BLUSHING]:
             for side, box in ((-1.0, BLUSH_LEFT), (1.0, BLUSH_RIGHT)):

@@ -5,10 +5,11 @@ bangs, eye colour, skin tone, mouth, blush, accessory, background) plus small co
 jitter (position, scale, tilt, colour). Attributes are saved beside the images, so a
 generator that collapses onto a few hair or eye colours shows it at a glance.
 
-Drawing is vectorised over a chunk of images: every layer is an antialiased signed
-distance shape composited over the image inside the window it can reach, and chunks are
-spread over worker processes. Image i depends only on (seed, i): a smaller dataset is a
-prefix of a larger one.
+Every layer is an antialiased signed distance shape composited over the image inside the
+window it can reach. `render` states the drawing in numpy, over a chunk of avatars;
+commands draw with `render_compiled`, the same layers compiled (`avatar_kernel`) and the
+same bytes, the attributes drawn on worker processes and the avatars on threads. Image i
+depends only on (seed, i): a smaller dataset is a prefix of a larger one.
 """
 
 from __future__ import annotations
@@ -500,16 +501,12 @@ def render_compiled(attrs: list[dict]) -> np.ndarray:
     area = dict(zip(kernel.WINDOWS, ((windows[..., 1] - windows[..., 0]) * (windows[..., 3] - windows[..., 2])).sum(0)))
     # **, sin and exp through numpy, as `render` evaluates them: numpy's float32 versions
     # differ from the C library's in the last bit.
-    widths, chin, chin_at = (
-        np.empty(area["face"], np.float32),
-        np.empty(area["face"], np.float32),
-        np.empty(area["face"], np.int64),
-    )
+    widths = np.empty(area["face"], np.float32)
+    chin, chin_at = np.empty(area["face"], np.float32), np.empty(area["face"], np.int64)
     waves = np.empty(area["crown"], np.float32)
     glows = np.empty(area["blush -1"] + area["blush +1"], np.float32)
-    phase = params[:, kernel.BANG_PHASE]
     chins, wave_count, glow_count = kernel.arguments(
-        canvas.frames, kinds, windows, phase, widths, chin, chin_at, waves, glows
+        canvas.frames, kinds, params, windows, widths, chin, chin_at, waves, glows
     )
     widths[chin_at[:chins]] = _chin(chin[:chins])
     np.sin(waves[:wave_count], out=waves[:wave_count])
