@@ -261,7 +261,7 @@ class _Canvas:
         dx, dy, scale, tilt = _columns(attrs, ("dx", "dy", "scale", "tilt"))
         cos, sin = np.cos(tilt), np.sin(tilt)
         # The forward map, head frame to image, for windows: one row per avatar.
-        self.head = [np.float64(a[:, 0, :]) for a in (dx, dy, scale, cos, sin)]
+        self.head = [a[:, 0, :].astype(np.float64) for a in (dx, dy, scale, cos, sin)]
         # Background: a vertical gradient.
         self.top = _colour([BACKGROUNDS[a["background"]][0] for a in attrs])
         self.bottom = _colour([BACKGROUNDS[a["background"]][1] for a in attrs])
@@ -554,6 +554,7 @@ def drawn_batches(count: int, seed: int, workers: int | None = None, hashes: boo
         OrderedWorkers("attributes", workers, options) as pool,
         ThreadPoolExecutor(workers, thread_name_prefix="kgan-draw") as threads,
     ):
+        threads.submit(_load_compiled)  # while the workers start (a failure shows in the batches)
         pending: deque[Future] = deque()
         try:
             for start, attrs in pool.map((start, start) for start in starts):
@@ -570,6 +571,11 @@ def drawn_batches(count: int, seed: int, workers: int | None = None, hashes: boo
 def attributes_request(options: dict, start: int) -> list[dict]:
     """An attribute-drawing process's task (`kgan.workers`): those of the batch from `start`."""
     return [draw_attributes(options["seed"], i) for i in range(start, min(start + BATCH, options["count"]))]
+
+
+def _load_compiled() -> None:
+    """Load (or compile, the first time) the compiled drawing."""
+    render_compiled([draw_attributes(0, 0)])
 
 
 def _drawn(start: int, attrs: list[dict], hashes: bool) -> DrawnBatch:
