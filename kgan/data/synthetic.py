@@ -332,9 +332,9 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     def attr(name: str) -> np.ndarray:
         return np.asarray([a[name] for a in attrs])[:, None, None]
 
-    paint = _palette(attrs)
-    hair, hair_dark, hair_light, skin = paint["hair"], paint["hair_dark"], paint["hair_light"], paint["skin"]
-    eye, accent, line = paint["eye"], paint["accent"], paint["line"]
+    colours = _palette(attrs)
+    hair, hair_dark, hair_light, skin = colours["hair"], colours["hair_dark"], colours["hair_light"], colours["skin"]
+    eye, accent, line = colours["eye"], colours["accent"], colours["line"]
 
     # Hair behind the head, by style.
     style = attr("hair_style")
@@ -369,10 +369,10 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     # Neck and shoulders.
     window = canvas.window(BOXES["neck"])
     u, v = canvas.uv(window)
-    canvas.paint(window, _cover(np.maximum(np.abs(u - 0.5) - 0.07, np.abs(v - 0.82) - 0.12)), paint["neck"])
+    canvas.paint(window, _cover(np.maximum(np.abs(u - 0.5) - 0.07, np.abs(v - 0.82) - 0.12)), colours["neck"])
     window = canvas.window(BOXES["shirt"])
     u, v = canvas.uv(window)
-    canvas.paint(window, _cover(_ellipse(u, v, 0.5, 1.2, 0.44, 0.3)), paint["shirt"])
+    canvas.paint(window, _cover(_ellipse(u, v, 0.5, 1.2, 0.44, 0.3)), colours["shirt"])
 
     # Face: an egg shape, narrower towards the chin, with a thin outline.
     window = canvas.window(BOXES["face"])
@@ -386,7 +386,7 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     for side in (-1.0, 1.0):
         window = canvas.window(BOXES[f"blush {side:+.0f}"])
         glow = _glow(*canvas.uv(window, rows), side)
-        canvas.paint(window, np.where(glow > 0.02, 0.45 * glow, 0.0), paint["blush"], rows)
+        canvas.paint(window, np.where(glow > 0.02, 0.45 * glow, 0.0), colours["blush"], rows)
 
     # Eyes: eyelid line, white, iris with a darker top, pupil and a highlight, and a brow;
     # all within 0.095 of the eye's centre (eye size <= 1.15, gap 0.105-0.125).
@@ -399,20 +399,20 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
         lid = _ellipse(u, v, ex, ey - 0.004, 0.072 * size, 0.072 * size)
         canvas.paint(window, _cover(np.maximum(lid, v - ey + 0.01)), line)
         white = _ellipse(u, v, ex, ey + 0.008, 0.062 * size, 0.066 * size)
-        canvas.paint(window, _cover(white), paint["white"])
+        canvas.paint(window, _cover(white), colours["white"])
         iris = _ellipse(u, v, ex, ey + 0.014, 0.045 * size, 0.06 * size)
         canvas.paint(window, _cover(np.maximum(iris, white)), eye)
-        canvas.paint(window, 0.5 * _cover(np.maximum(np.maximum(iris, white), v - ey + 0.005)), paint["eye_shade"])
-        canvas.paint(window, _cover(_ellipse(u, v, ex, ey + 0.02, 0.019 * size, 0.032 * size)), paint["pupil"])
+        canvas.paint(window, 0.5 * _cover(np.maximum(np.maximum(iris, white), v - ey + 0.005)), colours["eye_shade"])
+        canvas.paint(window, _cover(_ellipse(u, v, ex, ey + 0.02, 0.019 * size, 0.032 * size)), colours["pupil"])
         highlight = _ellipse(u, v, ex - 0.016 * size, ey - 0.008, 0.013, 0.013)
-        canvas.paint(window, _cover(highlight), paint["white"])
+        canvas.paint(window, _cover(highlight), colours["white"])
         brow = np.maximum(np.abs(_ellipse(u, v, ex, ey + 0.02, 0.075, 0.1)) - 0.004, v - ey + 0.075)
-        canvas.paint(window, _cover(np.maximum(brow, np.abs(u - ex) - 0.05)), paint["brow"])
+        canvas.paint(window, _cover(np.maximum(brow, np.abs(u - ex) - 0.05)), colours["brow"])
 
     # Mouth.
     mouth = attr("mouth")
     window = canvas.window(BOXES["mouth"])
-    lips = paint["lips"]
+    lips = colours["lips"]
     rows = _rows(mouth, "smile")
     u, v = canvas.uv(window, rows)
     smile = np.maximum(np.abs(_ellipse(u, v, 0.5, 0.715, 0.035, 0.02)) - 0.003, 0.72 - v)
@@ -475,7 +475,7 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
         - 0.004
     )
     glasses = np.minimum(glasses, np.maximum(np.abs(v - 0.58) - 0.003, np.abs(u - 0.5) - gap_rows + 0.085))
-    canvas.paint(window, _cover(glasses), paint["glasses"], rows)
+    canvas.paint(window, _cover(glasses), colours["glasses"], rows)
 
     planar = canvas.image
     planar *= 255.0
