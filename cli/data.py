@@ -10,7 +10,7 @@ import typer
 
 from cli.config_options import choices
 from cli.options import Json, Quiet
-from cli.ui import ByteProgress, CountProgress, console, interactive
+from cli.ui import COMPILING, ByteProgress, CountProgress, console, interactive
 
 ResizeFilter = choices("ResizeFilter", ("lanczos", "box", "bilinear"))
 LANCZOS = ResizeFilter("lanczos")
@@ -117,8 +117,10 @@ def data_synthetic(
     as_json: Json = False,
 ) -> None:
     """Draw procedural anime-style avatars (96×96) with their attributes, as a prepared dataset."""
-    from kgan.data.synthetic import write_synthetic
+    from kgan.data.synthetic import drawing_compiled, write_synthetic
 
+    if not (quiet or as_json) and not drawing_compiled():
+        console.print(COMPILING)
     with CountProgress("avatars", interactive(quiet or as_json), total=count) as counter:
         dataset = write_synthetic(out, count, seed, val=val, test=test, progress=counter)
     counts = dataset.manifest["split_counts"]

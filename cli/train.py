@@ -10,7 +10,7 @@ import typer
 
 from cli.config_options import choices, with_hyperparameters
 from cli.options import RUNS_DIR_ENV, WORKER_TIMEOUT_ENV
-from cli.ui import CountProgress, console, import_tensorflow, interactive, warn
+from cli.ui import COMPILING, CountProgress, console, import_tensorflow, interactive, warn
 from kgan.config import PRESETS, TrainConfig, read_config_file
 from kgan.errors import KganError
 
@@ -126,10 +126,13 @@ def _check_resume(run_dir: Path | None, flags: dict, config: Path | None, preset
 
 
 def _new_run(flags: dict, config: Path | None, preset, run_dir: Path | None, quiet: bool) -> Path:
-    from kgan.data.default import DEFAULT_COUNT, resolve_dataset
+    from kgan.data.default import DEFAULT_COUNT, must_draw, resolve_dataset
+    from kgan.data.synthetic import drawing_compiled
     from kgan.runs import create_run
 
     settings = _resolved(None, False, config, preset, flags)
+    if not quiet and must_draw(settings.data) and not drawing_compiled():
+        console.print(COMPILING)
     with CountProgress("drawing the default synthetic dataset", interactive(quiet), total=DEFAULT_COUNT) as counter:
         dataset = resolve_dataset(settings.data, progress=counter)
     target = create_run(settings, dataset, run_dir)

@@ -165,3 +165,21 @@ def test_face_pixels_left_to_the_approximate_power_are_exactly_the_saturated_one
         here = asked[offset : offset + u.size].reshape(u.shape)
         offset += u.size
         assert not (partial & ~here).any(), f"avatar {i}: a partly covered pixel kept the approximation"
+
+
+def test_the_first_drawing_says_it_compiles_and_the_next_loads_it_silently(tmp_path):
+    """With an empty numba cache the command says why nothing moves for a while; the compiled
+    drawing is cached there, and the second command draws the same avatars without the note."""
+    from helpers import kgan
+
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    first = kgan("data", "synthetic", "--out", "a", "--count", "10", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "compiling the avatar drawing" in first.stdout
+    second = kgan("data", "synthetic", "--out", "b", "--count", "10", cwd=tmp_path, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "compiling" not in second.stdout and "drew 10 avatars" in second.stdout
+    assert any((tmp_path / "numba").rglob("*.nbi"))
+    images = np.asarray(PreparedDataset(tmp_path / "a").images)
+    assert np.array_equal(images, np.asarray(PreparedDataset(tmp_path / "b").images))
+    assert np.array_equal(images, generate(10, seed=0)[0])

@@ -18,6 +18,8 @@ Compiled on first use and cached beside this file (numba `cache=True`).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numba import njit
 
@@ -418,3 +420,13 @@ def paint_layers(frames, colours, kinds, params, windows, widths, waves, glows, 
         )
         _accessory(u, v, image, box, kinds[i, ACCESSORY], gap, colour[ACCENT], colour[GLASSES], a)
         _to_bytes(image, out[i])
+
+
+def cached() -> bool:
+    """Whether numba's cache holds the drawing already, so that its first call loads it
+    (~1 s) rather than compiling it (~15 s). A hint for messages: numba decides; True when
+    its internals do not tell."""
+    try:
+        return os.path.isfile(paint_layers._cache._cache_file._index_path)
+    except AttributeError:
+        return True

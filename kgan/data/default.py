@@ -18,11 +18,16 @@ def default_synthetic_path() -> Path:
     return cache_dir() / f"synthetic-{DEFAULT_COUNT}-seed{DEFAULT_SEED}"
 
 
+def must_draw(data: str | Path) -> bool:
+    """Whether `resolve_dataset(data)` will draw the default dataset first."""
+    return str(data) == "synthetic" and not (default_synthetic_path() / "manifest.json").is_file()
+
+
 def resolve_dataset(data: str | Path, progress: Callable[[int], None] | None = None) -> PreparedDataset:
     """A prepared dataset from `--data`: "synthetic" (cached default copy) or a folder."""
     if str(data) == "synthetic":
         path = default_synthetic_path()
-        if not (path / "manifest.json").is_file():
+        if must_draw(data):
             write_synthetic(path, DEFAULT_COUNT, DEFAULT_SEED, progress=progress)
         return PreparedDataset(path)
     path = Path(data)

@@ -484,6 +484,14 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     return np.ascontiguousarray(planar.transpose(1, 2, 3, 0))
 
 
+def drawing_compiled() -> bool:
+    """Whether the compiled drawing is built already (else the next drawing first spends
+    ~15 s compiling it, once per installation)."""
+    from kgan.data import avatar_kernel
+
+    return avatar_kernel.cached()
+
+
 def render_compiled(attrs: list[dict]) -> np.ndarray:
     """`render`'s avatars, byte for byte, drawn by the compiled layers of
     `kgan.data.avatar_kernel` (several times faster)."""
