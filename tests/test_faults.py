@@ -181,7 +181,8 @@ def test_killed_and_stopped_runs_resume_to_the_straight_runs_weights(workdir, sm
 
 @pytest.mark.slow
 def test_killed_data_and_export_writes_leave_no_partial_output(workdir, small_dataset):
-    process = start_kgan("data", "synthetic", "--out", "avatars", "--count", "4000", cwd=workdir)
+    # Enough avatars to be killed long before the end, on a fast machine too.
+    process = start_kgan("data", "synthetic", "--out", "avatars", "--count", "20000", cwd=workdir)
     deadline = time.monotonic() + 120
     while not list(workdir.glob(".avatars.*.tmp")):
         assert time.monotonic() < deadline and process.poll() is None
