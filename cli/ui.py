@@ -21,10 +21,10 @@ from rich.progress import (
 )
 
 console = Console(stderr=False, highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Said before drawing avatars when the compiled drawing is not built yet: nothing moves meanwhile.
 COMPILING = "compiling the avatar drawing first (once per installation: ~15 s)"
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def interactive(quiet: bool = False) -> bool:
