@@ -113,14 +113,14 @@ def draw_attributes(seed: int, index: int) -> dict:
     }
 
 
-def _column(attrs: list[dict], key: str) -> np.ndarray:
-    return np.asarray([a[key] for a in attrs], dtype=np.float32)[:, None, None]
-
-
 def _columns(attrs: list[dict], keys: tuple[str, ...]) -> list[np.ndarray]:
-    """`_column` of each key, from one pass over the avatars."""
+    """Each key's values, one per avatar as float32 `[n, 1, 1]`, from one pass over the avatars."""
     table = np.asarray([[a[key] for key in keys] for a in attrs], dtype=np.float32)
     return [table[:, k, None, None] for k in range(len(keys))]
+
+
+def _column(attrs: list[dict], key: str) -> np.ndarray:
+    return _columns(attrs, (key,))[0]
 
 
 def _colour(rgb_rows) -> np.ndarray:
