@@ -67,6 +67,9 @@ BACKGROUNDS = {
 }
 ACCENTS = ((230, 50, 70), (250, 250, 250), (60, 90, 220), (250, 200, 40), (40, 40, 50))
 
+# The discrete attributes the drawing branches on, and their values in order.
+CHOICES = {"hair_style": HAIR_STYLES, "bangs": BANGS, "mouth": MOUTHS, "accessory": ACCESSORIES, "blush": (False, True)}
+
 ATTRIBUTES = (
     "hair_colour",
     "hair_style",
@@ -501,9 +504,7 @@ def render_compiled(attrs: list[dict]) -> np.ndarray:
     n = len(attrs)
     palette = {**_palette(attrs), "top": canvas.top, "bottom": canvas.bottom}
     colours = np.stack([np.broadcast_to(palette[name][:, :, 0, 0].T, (n, 3)) for name in kernel.COLOURS], axis=1)
-    choices = {"hair_style": HAIR_STYLES, "bangs": BANGS, "mouth": MOUTHS, "accessory": ACCESSORIES}
-    choices["blush"] = (False, True)
-    kinds = np.asarray([[choices[k].index(a[k]) for k in kernel.KINDS] for a in attrs], dtype=np.int64)
+    kinds = np.asarray([[CHOICES[k].index(a[k]) for k in kernel.KINDS] for a in attrs], dtype=np.int64)
     params = np.concatenate(_columns(attrs, kernel.PARAMS), axis=2)[:, 0]
     windows = canvas.spans(*(BOXES[name] for name in kernel.WINDOWS))
     area = dict(zip(kernel.WINDOWS, ((windows[..., 1] - windows[..., 0]) * (windows[..., 3] - windows[..., 2])).sum(0)))
