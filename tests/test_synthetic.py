@@ -108,16 +108,24 @@ def test_jitter_is_what_generator_uniform_draws():
     the drawing's time); the values must be Generator.uniform's exactly, or every avatar moves."""
     from kgan.data import synthetic
 
-    choices_before = [synthetic.HAIR_COLOURS, HAIR_STYLES, synthetic.BANGS, EYE_COLOURS, synthetic.SKIN_TONES]
-    choices_after = [ACCESSORIES, synthetic.BACKGROUNDS, synthetic.ACCENTS]
+    # The choices drawn before the jitter, in draw_attributes' order, either side of the blush.
+    picks_before = [
+        synthetic.HAIR_COLOURS,
+        HAIR_STYLES,
+        synthetic.BANGS,
+        EYE_COLOURS,
+        synthetic.SKIN_TONES,
+        synthetic.MOUTHS,
+    ]
+    picks_after = [ACCESSORIES, synthetic.BACKGROUNDS, synthetic.ACCENTS]
     keys = ("dx", "dy", "scale", "tilt", "eye_size", "eye_gap", "bang_phase")
     ranges = ((-0.04, 0.04), (-0.03, 0.04), (0.9, 1.08), (-0.14, 0.14), (0.85, 1.15), (0.105, 0.125), (0, 1))
     for index in range(3000):
         rng = np.random.default_rng([4, index])
-        for options in [*choices_before, synthetic.MOUTHS]:
+        for options in picks_before:
             rng.integers(len(options))
         rng.random()  # blush
-        for options in choices_after:
+        for options in picks_after:
             rng.integers(len(options))
         attrs = synthetic.draw_attributes(4, index)
         assert [attrs[key] for key in keys] == [rng.uniform(low, high) for low, high in ranges], index
