@@ -16,6 +16,7 @@ import tensorflow as tf
 from keras import layers
 
 from kgan.config import TrainConfig
+from kgan.training.convolution import RoutedConv2D, RoutedConv2DTranspose
 from kgan.training.norms import FusedBatchNormalization
 
 
@@ -67,12 +68,12 @@ def build_generator(config: TrainConfig, name: str = "generator") -> keras.Model
     x = layers.ReLU()(x)
     for stage in range(1, stages):
         width //= 2
-        x = layers.Conv2DTranspose(
+        x = RoutedConv2DTranspose(
             width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=conv_init(), name=f"up{stage}"
         )(x)
         x = _norm("batch", f"up{stage}_bn")(x)
         x = layers.ReLU()(x)
-    x = layers.Conv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=conv_init(), name="to_rgb")(x)
+    x = RoutedConv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=conv_init(), name="to_rgb")(x)
     image = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(z, image, name=name)
 
@@ -81,12 +82,12 @@ def build_discriminator(config: TrainConfig, name: str = "discriminator") -> ker
     """image `[B, S, S, 3]` → logit `[B, 1]` (sigmoid applied by the loss when it is BCE)."""
     stages = _stages(config.image_size)
     image = keras.Input((config.image_size, config.image_size, 3), name="image")
-    x = layers.Conv2D(config.d_width, 4, strides=2, padding="same", kernel_initializer=conv_init(), name="down0")(image)
+    x = RoutedConv2D(config.d_width, 4, strides=2, padding="same", kernel_initializer=conv_init(), name="down0")(image)
     x = layers.LeakyReLU(0.2)(x)
     width = config.d_width
     for stage in range(1, stages):
         width *= 2
-        x = layers.Conv2D(
+        x = RoutedConv2D(
             width,
             4,
             strides=2,
