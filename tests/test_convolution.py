@@ -98,10 +98,10 @@ def test_weight_gradient_is_differentiable_in_both_arguments(route):
     _assert_close(results[0], results[1], 1e-5)
 
 
-def _layer_pair(routed_class, keras_class, input_shape, filters, dtype):
+def _layer_pair(routed_class, keras_class, input_shape, filters, dtype, strides=2, padding="same"):
     """The routed layer at `dtype` and Keras's layer in float32, with the same weights."""
     keras.utils.set_random_seed(0)
-    arguments = dict(filters=filters, kernel_size=4, strides=2, padding="same")
+    arguments = dict(filters=filters, kernel_size=4, strides=strides, padding=padding)
     routed, plain = routed_class(**arguments, dtype=dtype), keras_class(**arguments)
     routed.build(input_shape)
     plain.build(input_shape)
@@ -140,3 +140,31 @@ def test_float32_and_other_shapes_keep_the_keras_path():
     odd, _ = _layer_pair(RoutedConv2D, keras.layers.Conv2D, (2, 7, 7, 3), 4, "mixed_bfloat16")
     assert not convolution._routable(odd, _normal([2, 7, 7, 3], 1))
     assert convolution._routable(odd, _normal([2, 8, 8, 3], 1))
+
+
+@pytest.mark.parametrize(
+    "routed_class, keras_class, input_shape, filters",
+    [
+        (RoutedConv2D, keras.layers.Conv2D, (5, 4, 4, 16), 3),  # D's score
+        (RoutedConv2DTranspose, keras.layers.Conv2DTranspose, (5, 1, 1, 8), 6),  # G's projection
+    ],
+)
+def test_layers_spanning_their_input_are_one_product_with_keras_gradients(
+    routed_class, keras_class, input_shape, filters
+):
+    routed, plain = _layer_pair(routed_class, keras_class, input_shape, filters, "float32", 1, "valid")
+    x = _normal(input_shape, 13)
+    assert convolution._one_product(routed, x, (4, 4) if routed_class is RoutedConv2D else (1, 1))
+
+    def penalised(layer):
+        with tf.GradientTape(persistent=True) as outer:
+            outer.watch(x)
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                y = layer(x)
+                score = tf.reduce_sum(tf.tanh(y) * _normal(y.shape, 14))
+            input_gradient = inner.gradient(score, x)
+            loss = score + tf.reduce_sum(tf.square(input_gradient))
+        return [y, input_gradient, *outer.gradient(loss, [x, *layer.trainable_variables])]
+
+    _assert_close(penalised(routed), penalised(plain), 1e-5)

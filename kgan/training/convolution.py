@@ -25,6 +25,8 @@ the same terms summed in another order), so float32 results agree to round-off.
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 from keras import layers
@@ -140,6 +142,20 @@ def _routable(layer: layers.Layer, inputs) -> bool:
     )
 
 
+def _one_product(layer: layers.Layer, inputs, size: tuple[int, int]) -> bool:
+    """Whether a 'valid' stride-1 layer on an input of `size` is one matrix product: D's score
+    (kernel as large as its 4×4 input) and G's projection (from a 1×1 z). For these shapes
+    oneDNN's convolution kernels measured several times slower than the product."""
+    return (
+        keras.backend.backend() == "tensorflow"
+        and layer.padding == "valid"
+        and tuple(layer.strides) == (1, 1)
+        and tuple(layer.dilation_rate) == (1, 1)
+        and layer.data_format == "channels_last"
+        and tuple(inputs.shape[1:3]) == size
+    )
+
+
 def _finish(layer: layers.Layer, outputs):
     """Bias and activation, as the Keras layer adds them."""
     if layer.use_bias:
@@ -152,9 +168,15 @@ class RoutedConv2D(layers.Conv2D):
     """`keras.layers.Conv2D` whose stride-2 4×4 bfloat16 case takes `conv`; same weights."""
 
     def call(self, inputs):
-        if not _routable(self, inputs) or self.groups != 1:
-            return super().call(inputs)
-        return _finish(self, conv(inputs, tf.cast(self.kernel, self.compute_dtype)))
+        kernel = tf.cast(self.kernel, self.compute_dtype)
+        if self.groups == 1 and _one_product(self, inputs, tuple(self.kernel_size)):
+            flat = tf.matmul(
+                tf.reshape(inputs, [-1, math.prod(kernel.shape[:3])]), tf.reshape(kernel, [-1, self.filters])
+            )
+            return _finish(self, tf.reshape(flat, [-1, 1, 1, self.filters]))
+        if self.groups == 1 and _routable(self, inputs):
+            return _finish(self, conv(inputs, kernel))
+        return super().call(inputs)
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -162,6 +184,14 @@ class RoutedConv2DTranspose(layers.Conv2DTranspose):
     """`keras.layers.Conv2DTranspose` whose stride-2 4×4 bfloat16 case takes `transposed`; same weights."""
 
     def call(self, inputs):
-        if not _routable(self, inputs) or self.output_padding is not None:
+        kernel = tf.cast(self.kernel, self.compute_dtype)  # [kh, kw, filters, input channels]
+        if self.output_padding is not None:
             return super().call(inputs)
-        return _finish(self, transposed(inputs, tf.cast(self.kernel, self.compute_dtype)))
+        if _one_product(self, inputs, (1, 1)):
+            flat = tf.matmul(
+                tf.reshape(inputs, [-1, kernel.shape[3]]), tf.reshape(kernel, [-1, kernel.shape[3]]), transpose_b=True
+            )
+            return _finish(self, tf.reshape(flat, [-1, *self.kernel_size, self.filters]))
+        if _routable(self, inputs):
+            return _finish(self, transposed(inputs, kernel))
+        return super().call(inputs)

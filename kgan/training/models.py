@@ -61,7 +61,7 @@ def build_generator(config: TrainConfig, name: str = "generator") -> keras.Model
     z = keras.Input((config.z_dim,), name="z")
     x = layers.Reshape((1, 1, config.z_dim))(z)
     width = config.g_width * 2 ** (stages - 1)
-    x = layers.Conv2DTranspose(
+    x = RoutedConv2DTranspose(
         width, 4, strides=1, padding="valid", use_bias=False, kernel_initializer=conv_init(), name="project"
     )(x)
     x = _norm("batch", "project_bn")(x)
@@ -98,6 +98,6 @@ def build_discriminator(config: TrainConfig, name: str = "discriminator") -> ker
         )(x)
         x = _norm(config.d_norm, f"down{stage}_norm")(x)
         x = layers.LeakyReLU(0.2)(x)
-    x = layers.Conv2D(1, 4, strides=1, padding="valid", kernel_initializer=conv_init(), name="score")(x)
+    x = RoutedConv2D(1, 4, strides=1, padding="valid", kernel_initializer=conv_init(), name="score")(x)
     logit = layers.Flatten(dtype="float32", name="logit")(x)
     return keras.Model(image, logit, name=name)
