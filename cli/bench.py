@@ -95,7 +95,9 @@ def bench_everything(
         )
         for variant, row in variants
     ]
-    title = f"against this CPU's limit: one wide convolution alone, {figures['wide_convolution_gflops']} GFLOP/s"
+    title = (
+        f"against this CPU's limit: the fastest wide convolution alone, {figures['wide_convolution_gflops']} GFLOP/s"
+    )
     columns = ("variant", "GFLOP / step", "kgan GFLOP/s", "kgan of limit", "PyTorch GFLOP/s", "PyTorch of limit")
     console.print(_figures_table(title, columns, limits))
     if "fid_features" in figures:

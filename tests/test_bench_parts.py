@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from kgan.bench.parts import in_fresh_process, peak_rss_mb
+from kgan.bench.parts import in_fresh_process, peak_rss_mb, run_part
 
 
 def test_a_fresh_part_reports_its_own_peak_memory_not_its_parents(tmp_path):
@@ -102,3 +103,10 @@ def test_flops_are_counted_from_the_traced_step():
     graph = unused_gradient.get_concrete_function(tf.TensorSpec([1, 8, 8, 3])).graph
     assert {op.type for op in graph.get_operations()} >= {"Conv2D", "Conv2DBackpropInput"}
     assert "Conv2DBackpropInput" not in {op.type for op in live_operations(graph)}
+
+
+@pytest.mark.parametrize("precision, dtype", [("float32", "float32"), ("mixed_bfloat16", "bfloat16")])
+def test_the_limit_is_measured_in_the_steps_compute_type(precision, dtype):
+    figures = run_part("limits", {"batch_size": 2, "variants": ["dcgan"], "precision": precision})
+    assert figures["wide_convolution_dtype"] == dtype
+    assert figures["wide_convolution_gflops"] > 0 and figures["dcgan_step_gflop"] > 0

@@ -4,8 +4,9 @@ figure then reads as a fraction of the machine's limit, not only as a ratio to P
 A step's FLOPs are counted on its traced graph: every convolution, its two gradients
 (also those of the penalty's second-order gradient) and every matrix product, from the
 static shapes (a multiply-add is two FLOPs). Element-wise work is left out: it is a few
-percent of a DCGAN step. The limit is one wide convolution timed alone, the best the
-convolution library reaches on this CPU in practice.
+percent of a DCGAN step. The limit is the fastest of the critic's wide convolutions timed
+alone in the step's compute type: the best the convolution library reaches on this CPU in
+practice.
 """
 
 from __future__ import annotations
@@ -79,11 +80,20 @@ def live_operations(graph) -> list[tf.Operation]:
     return list(live.values())
 
 
-def wide_convolution_rate(batch_size: int = 128, repeats: int = 5) -> float:
-    """GFLOP/s of one wide convolution alone: the paper's widest critic layer
-    (8×8×256 → 4×4×512, 4×4 kernel, stride 2) at `batch_size`, after warming up."""
-    images = tf.random.normal([batch_size, 8, 8, 256])
-    kernel = tf.random.normal([4, 4, 256, 512])
+# The critic's wide convolutions (4×4, stride 2): input side, input channels, output channels.
+WIDE_CONVOLUTIONS = ((32, 64, 128), (16, 128, 256), (8, 256, 512))
+
+
+def wide_convolution_rate(batch_size: int = 128, dtype: str = "float32", repeats: int = 5) -> float:
+    """GFLOP/s of the fastest of the critic's wide convolutions, each timed alone in `dtype`
+    (the step's compute type) at `batch_size`, after warming up. Which shape is fastest depends
+    on the CPU (on an AVX-512 Xeon the 8×8 layer ran at two thirds of the 32×32 one's rate)."""
+    return max(_convolution_rate(batch_size, *shape, dtype, repeats) for shape in WIDE_CONVOLUTIONS)
+
+
+def _convolution_rate(batch_size: int, size: int, channels: int, out_channels: int, dtype: str, repeats: int) -> float:
+    images = tf.cast(tf.random.normal([batch_size, size, size, channels]), dtype)
+    kernel = tf.cast(tf.random.normal([4, 4, channels, out_channels]), dtype)
     convolve = tf.function(lambda: tf.nn.conv2d(images, kernel, 2, "SAME"))
     for _ in range(2):
         convolve().numpy()
@@ -92,5 +102,5 @@ def wide_convolution_rate(batch_size: int = 128, repeats: int = 5) -> float:
         result = convolve()
     result.numpy()
     seconds = (time.perf_counter() - start) / repeats
-    flops = 2 * batch_size * 4 * 4 * 512 * 4 * 4 * 256
+    flops = 2 * batch_size * (size // 2) ** 2 * out_channels * 4 * 4 * channels
     return flops / seconds / 1e9

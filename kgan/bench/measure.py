@@ -254,8 +254,9 @@ def bench_all(
             figures["pytorch_import_rss_mb"] = torch_figures["framework_rss_mb"]
             figures["kgan_over_pytorch"] = round(figures["fit_step_images_per_sec"] / torch_step, 3)
         report["variants"][variant] = figures
-    limits = measure("limits", batch_size=batch_size, variants=list(report["variants"]))
+    limits = measure("limits", batch_size=batch_size, precision=precision, variants=list(report["variants"]))
     report["wide_convolution_gflops"] = limit = limits["wide_convolution_gflops"]
+    report["wide_convolution_dtype"] = limits["wide_convolution_dtype"]
     for variant, figures in report["variants"].items():
         per_image = limits[f"{variant}_step_gflop"] / batch_size
         figures["step_gflop"] = limits[f"{variant}_step_gflop"]
