@@ -168,3 +168,47 @@ def test_layers_spanning_their_input_are_one_product_with_keras_gradients(
         return [y, input_gradient, *outer.gradient(loss, [x, *layer.trainable_variables])]
 
     _assert_close(penalised(routed), penalised(plain), 1e-5)
+
+
+def _losses_per_step(config, weights, batches):
+    """Each step's (d_loss, g_loss), from `weights` (None: the config's own initial weights,
+    returned as the second result)."""
+    from kgan.training.session import build_gan
+
+    gan = build_gan(config)
+    models = [variable for variable in gan.weights if "optimizer" not in variable.path]
+    initial = weights or [variable.numpy() for variable in models]
+    for variable, value in zip(models, initial):
+        variable.assign(value)
+    step = tf.function(gan.train_step)
+    losses = []
+    for batch in batches:
+        for tracker in gan.trackers.values():
+            tracker.reset_state()  # each step's own losses, not the epoch's running mean
+        result = step(batch)
+        losses.append([float(result["d_loss"]), float(result["g_loss"])])
+    return np.array(losses), initial
+
+
+@pytest.mark.parametrize("variant", ["dcgan", "wgangp"])
+def test_a_bfloat16_runs_losses_track_float32s_over_the_first_epoch(variant, route):
+    from helpers import tiny_config
+
+    config = tiny_config(variant=variant, g_width=16, d_width=16, batch_size=16, deterministic=False)
+    rng = np.random.default_rng(0)
+    rows = config.batch_size * config.n_critic
+    batches = [
+        {
+            "real": tf.constant(rng.uniform(-1, 1, (rows, 32, 32, 3)), tf.float32),
+            "z": tf.constant(rng.normal(size=(rows, config.z_dim)), tf.float32),
+            "alpha": tf.constant(rng.uniform(size=(rows, 1, 1, 1)), tf.float32),
+        }
+        for _ in range(30)
+    ]
+    full, weights = _losses_per_step(config, None, batches)
+    half, _ = _losses_per_step(config.with_overrides(precision="mixed_bfloat16"), weights, batches)
+    deviation = np.abs(half - full) / (np.abs(full) + 0.1)
+    # Measured: at most 2% on average and 9% in a single step (the penalty's d_loss); a kernel
+    # whose taps are transposed in the weight gradient gives 4-40% on average.
+    assert deviation.mean(axis=0).max() < 0.03 and deviation.max() < 0.15, deviation.mean(axis=0)
+    assert not np.allclose(half, full)  # the two runs did compute in different precisions
