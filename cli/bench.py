@@ -95,9 +95,8 @@ def bench_everything(
         )
         for variant, row in variants
     ]
-    title = (
-        f"against this CPU's limit: the fastest wide convolution alone, {figures['wide_convolution_gflops']} GFLOP/s"
-    )
+    limit, dtype = figures["wide_convolution_gflops"], figures["wide_convolution_dtype"]
+    title = f"against this CPU's limit: the fastest wide convolution alone in {dtype}, {limit} GFLOP/s"
     columns = ("variant", "GFLOP / step", "kgan GFLOP/s", "kgan of limit", "PyTorch GFLOP/s", "PyTorch of limit")
     console.print(_figures_table(title, columns, limits))
     if "fid_features" in figures:
