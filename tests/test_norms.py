@@ -30,7 +30,7 @@ def _run(layer, x, weights, training):
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         y = layer(x, training=training)
-        loss = tf.reduce_sum(tf.tanh(y) * weights)
+        loss = tf.reduce_sum(tf.tanh(tf.cast(y, tf.float32)) * weights)
     return y, tape.gradient(loss, x), tape.gradient(loss, layer.trainable_variables)
 
 
@@ -76,3 +76,24 @@ def test_fused_layer_trains_under_xla_and_bfloat16():
     out = half(tf.cast(x, tf.bfloat16), training=True)
     assert out.dtype == tf.bfloat16
     assert np.isfinite(tf.cast(out, tf.float32).numpy()).all()
+
+
+def test_bfloat16_activations_normalise_as_float32_does_within_bfloat16_precision():
+    shape = (16, 8, 8, 5)
+    reference, _ = _pair(shape)
+    half = FusedBatchNormalization(
+        momentum=0.9, epsilon=1e-5, dtype="mixed_bfloat16", gamma_initializer="ones", beta_initializer="zeros"
+    )
+    half.build(shape)
+    half.set_weights(reference.get_weights())
+    # the same bfloat16 values on both sides: only the arithmetic differs
+    x = tf.cast(tf.cast(tf.random.stateless_normal(shape, seed=[1, 2]) * 3.0 + 1.5, tf.bfloat16), tf.float32)
+    weights = tf.random.stateless_normal(shape, seed=[3, 4])
+    want = _run(reference, x, weights, training=True)
+    got = _run(half, tf.cast(x, tf.bfloat16), weights, training=True)
+    assert got[0].dtype == tf.bfloat16 and got[1].dtype == tf.bfloat16
+    for g, w in zip([got[0], got[1], *got[2]], [want[0], want[1], *want[2]]):
+        g, w = np.asarray(tf.cast(g, tf.float32)), np.asarray(w)
+        assert np.abs(g - w).max() <= 2e-2 * np.abs(w).max()
+    for g, w in zip(half.get_weights(), reference.get_weights()):  # the moving statistics, in float32
+        np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-3)

@@ -23,7 +23,8 @@ def _fusable(inputs, axis) -> bool:
 
 
 def _fused_training(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: float):
-    """(normalised x, batch mean, biased batch variance) over N, H, W of an NHWC float32 tensor."""
+    """(normalised x, batch mean, biased batch variance) over N, H, W of an NHWC tensor (float32,
+    float16 or bfloat16; the statistics, γ and β in float32)."""
     empty = tf.zeros([0], tf.float32)
     y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
         x=x,
@@ -53,7 +54,10 @@ class FusedBatchNormalization(layers.BatchNormalization):
         )
         if plain or not _fusable(inputs, self.axis):
             return super().call(inputs, training=training, mask=mask)
-        x = tf.cast(inputs, tf.float32)
+        # The kernel takes float16/bfloat16 activations as they are and computes the statistics
+        # in float32 itself: casting a bfloat16 activation to float32 and back measured slower
+        # (~2 ms per 1M values, each way, in the forward and the gradient) than the norm.
+        x = inputs if inputs.dtype in (tf.float16, tf.bfloat16) else tf.cast(inputs, tf.float32)
         gamma = tf.cast(self.gamma, tf.float32) if self.scale else tf.ones([x.shape[-1]], tf.float32)
         beta = tf.cast(self.beta, tf.float32) if self.center else tf.zeros([x.shape[-1]], tf.float32)
         y, mean, variance = _fused_training(x, gamma, beta, self.epsilon)
