@@ -1,6 +1,6 @@
-"""The DCGAN's stride-2 4×4 convolutions with a faster weight gradient in bfloat16.
+"""The DCGAN's convolutions routed where TensorFlow's kernels measured slow on the CPU.
 
-Measured on an AMX CPU (oneDNN, batch 128), TensorFlow's bfloat16 weight gradient
+Measured on an AMX CPU (oneDNN, batch 128, bfloat16), TensorFlow's weight gradient
 (`Conv2DBackpropFilter`) ran at a fraction of its forward convolution's speed — 54 ms
 against 14 ms for 8×8×256→512 — while the forward and input-gradient convolutions ran
 ~3× faster than in float32. A weight gradient is itself a product: with the padded
@@ -9,18 +9,19 @@ convolution becomes a stride-1 2×2 one, and its weight gradient four matrix pro
 
     ∂L/∂W[a, b] = Σ_{n, i, j}  xs[n, i + a, j + b, :]ᵀ · ∂L/∂y[n, i, j, :],   a, b ∈ {0, 1}
 
-that oneDNN's matmul runs at close to the forward convolution's speed.
+(11–15 ms for that layer). Likewise the transposed convolution from a 4×4 input runs as
+four stride-1 2×2 convolutions, one per output phase (`_transposed_by_phases`), and the
+layers whose kernel spans their input (D's score, G's projection) as one matrix product.
 
 Three functions are closed under differentiation, so that the gradient penalty (a
-gradient of D's input gradient) also takes the route:
+gradient of D's input gradient) also takes the routes:
 
     y = conv(x, W)              ∂/∂x: transposed(∂y, W)         ∂/∂W: weight_gradient(x, ∂y)
     x = transposed(y, W)        ∂/∂y: conv(∂x, W)               ∂/∂W: weight_gradient(∂x, y)
     W = weight_gradient(x, y)   ∂/∂x: transposed(y, ∂W)         ∂/∂y: conv(x, ∂W)
 
-`transposed` is also the generator's up-sampling layer. Everything else is TensorFlow's
-own op and gradient; only the weight gradient's arithmetic order differs (a product of
-the same terms summed in another order), so float32 results agree to round-off.
+`transposed` is also the generator's up-sampling layer. The routes sum the same terms in
+another order, so float32 results agree with TensorFlow's to round-off.
 """
 
 from __future__ import annotations
@@ -127,11 +128,13 @@ def _weight_gradient_by_products(x: tf.Tensor, dy: tf.Tensor) -> tf.Tensor:
 
 def _routable(layer: layers.Layer, inputs) -> bool:
     """Whether a layer is the stride-2 4×4 'same' case on an even-sized NHWC input, computed in
-    bfloat16 (in float32 TensorFlow's own weight gradient measured as fast)."""
+    bfloat16 on the CPU (in float32 TensorFlow's own weight gradient measured as fast; on a GPU
+    the routes were never measured, so cuDNN keeps its own)."""
     size = inputs.shape[1:3]
     return (
         keras.backend.backend() == "tensorflow"
         and layer.compute_dtype == "bfloat16"
+        and not tf.config.list_logical_devices("GPU")
         and tuple(layer.kernel_size) == (KERNEL, KERNEL)
         and tuple(layer.strides) == (2, 2)
         and layer.padding == "same"
