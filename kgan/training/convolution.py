@@ -47,27 +47,25 @@ def conv(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     y = tf.nn.conv2d(x, kernel, STRIDES, "SAME")
 
     def gradient(dy):
-        return transposed_shaped(dy, kernel, tf.shape(x)), weight_gradient(x, dy)
+        return transposed(dy, kernel), weight_gradient(x, dy)
 
     return y, gradient
 
 
-def transposed(y: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-    """The transpose of `conv` (the input gradient, or the generator's up-sampling):
-    `[B, h, w, Co]` with `[4, 4, Ci, Co]` → `[B, 2h, 2w, Ci]`."""
-    shape = tf.shape(y)
-    return transposed_shaped(y, kernel, tf.stack([shape[0], 2 * shape[1], 2 * shape[2], tf.shape(kernel)[2]]))
-
-
 @tf.custom_gradient
-def transposed_shaped(y: tf.Tensor, kernel: tf.Tensor, output_shape: tf.Tensor) -> tf.Tensor:
+def transposed(y: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    """The transpose of `conv` (its input gradient, or the generator's up-sampling):
+    `[B, h, w, Co]` with `[4, 4, Ci, Co]` → `[B, 2h, 2w, Ci]`."""
     if y.shape[1] is not None and max(y.shape[1:3]) <= PHASES_MAX_SIZE:
         x = _transposed_by_phases(y, kernel)
     else:
-        x = tf.nn.conv2d_transpose(y, kernel, output_shape, STRIDES, "SAME")
+        shape = tf.shape(y)
+        x = tf.nn.conv2d_transpose(
+            y, kernel, tf.stack([shape[0], 2 * shape[1], 2 * shape[2], tf.shape(kernel)[2]]), STRIDES, "SAME"
+        )
 
     def gradient(dx):
-        return conv(dx, kernel), weight_gradient(dx, y), None
+        return conv(dx, kernel), weight_gradient(dx, y)
 
     return x, gradient
 
@@ -106,7 +104,7 @@ def weight_gradient(x: tf.Tensor, dy: tf.Tensor) -> tf.Tensor:
         kernel = _weight_gradient_by_products(x, dy)
 
     def gradient(dkernel):
-        return transposed_shaped(dy, dkernel, tf.shape(x)), conv(x, dkernel)
+        return transposed(dy, dkernel), conv(x, dkernel)
 
     return kernel, gradient
 
@@ -168,7 +166,8 @@ def _finish(layer: layers.Layer, outputs):
 
 @keras.saving.register_keras_serializable(package="kgan")
 class RoutedConv2D(layers.Conv2D):
-    """`keras.layers.Conv2D` whose stride-2 4×4 bfloat16 case takes `conv`; same weights."""
+    """`keras.layers.Conv2D` taking the routes: one product when the kernel spans the input,
+    `conv` for the stride-2 4×4 bfloat16 case; the Keras layer's weights."""
 
     def call(self, inputs):
         kernel = tf.cast(self.kernel, self.compute_dtype)
@@ -184,7 +183,8 @@ class RoutedConv2D(layers.Conv2D):
 
 @keras.saving.register_keras_serializable(package="kgan")
 class RoutedConv2DTranspose(layers.Conv2DTranspose):
-    """`keras.layers.Conv2DTranspose` whose stride-2 4×4 bfloat16 case takes `transposed`; same weights."""
+    """`keras.layers.Conv2DTranspose` taking the routes: one product from a 1×1 input,
+    `transposed` for the stride-2 4×4 bfloat16 case; the Keras layer's weights."""
 
     def call(self, inputs):
         kernel = tf.cast(self.kernel, self.compute_dtype)  # [kh, kw, filters, input channels]
