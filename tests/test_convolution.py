@@ -1,4 +1,4 @@
-"""The routed stride-2 convolutions compute TensorFlow's functions and gradients, to any order."""
+"""The routed convolutions compute what TensorFlow's do, with their gradients to the penalty's second order."""
 
 from __future__ import annotations
 
