@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from pathlib import Path
 from typing import Annotated
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported anywhere
@@ -91,12 +92,38 @@ def _flags_as_flags(command) -> None:
         _flags_as_flags(sub)
 
 
+COMPLETION_FLAGS = ("--show-completion", "--install-completion")
+
+
+def _shell_from_environment() -> None:
+    """Let `$SHELL` name the shell where none is among kgan's ancestors (cron, a container's entry
+    point, a detached job): Typer asks shellingham, which then fails and Typer only says
+    "Shell  not supported."."""
+    import shellingham
+
+    detect = shellingham.detect_shell
+    try:
+        detect()
+        return
+    except shellingham.ShellDetectionFailure:
+        shell = os.environ.get("SHELL", "")
+    if not shell:
+        raise KganError("cannot tell which shell this is: set SHELL, e.g. `SHELL=/bin/bash kgan --show-completion`")
+
+    def from_environment(pid=None, max_depth=10):
+        return Path(shell).name, shell
+
+    shellingham.detect_shell = from_environment
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; user errors become one line on stderr and exit code 2."""
     warnings.showwarning = _show_warning
     command = typer.main.get_command(app)
     _flags_as_flags(command)
     try:
+        if set(COMPLETION_FLAGS) & set(sys.argv[1:] if argv is None else argv):
+            _shell_from_environment()
         code = command.main(args=argv, prog_name="kgan", standalone_mode=False)
     except KganError as error:
         err_console.print(f"kgan: error: {error}", markup=False)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import ROOT, kgan
+from helpers import ROOT, kgan, python_env
 from PIL import Image
 
 COMMANDS = [
@@ -159,3 +162,41 @@ def test_every_result_is_available_as_json(tmp_path, source_images):
     reported = run_json("report")
     assert Path(tmp_path / reported["page"]).is_file() and reported["plots"]
     assert all(Path(tmp_path / plot).is_file() for plot in reported["plots"])
+
+
+def test_completion_script_without_a_shell_among_the_ancestors_names_shell_from_the_environment(tmp_path):
+    """cron, a container's entry point or a detached job: no shell above kgan to detect."""
+    out = tmp_path / "script"
+    orphan = f"""
+import os, subprocess, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(0.5)  # the middle process has exited: init (or a subreaper) is this one's parent
+        with open({str(out)!r}, "w") as script:
+            done = subprocess.run([sys.executable, "-m", "cli.main", *sys.argv[1:]], stdout=script, stderr=script)
+        os.rename({str(out)!r}, {str(out)!r} + "." + str(done.returncode))
+    os._exit(0)
+os.wait()
+"""
+
+    def show_completion(**env: str) -> tuple[int, str]:
+        subprocess.run([sys.executable, "-c", orphan, "--show-completion"], env=python_env(**env), check=True)
+        for _ in range(600):
+            finished = list(tmp_path.glob("script.*"))
+            if finished:
+                (path,) = finished
+                text = path.read_text()
+                path.unlink()
+                return int(path.suffix[1:]), text
+            time.sleep(0.1)
+        raise AssertionError("kgan --show-completion did not finish")
+
+    code, text = show_completion(SHELL="/bin/bash")
+    assert code == 0 and "_KGAN_COMPLETE" in text and "complete -o" in text, text
+    code, text = show_completion(SHELL="/usr/bin/zsh")
+    assert code == 0 and "compdef" in text, text
+    code, text = show_completion(SHELL="")
+    assert code == 2 and text.strip().splitlines() == [
+        "kgan: error: cannot tell which shell this is: set SHELL, e.g. `SHELL=/bin/bash kgan --show-completion`"
+    ], text
