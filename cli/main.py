@@ -101,9 +101,8 @@ def _shell_from_environment() -> None:
     "Shell  not supported."."""
     import shellingham
 
-    detect = shellingham.detect_shell
     try:
-        detect()
+        shellingham.detect_shell()
         return
     except shellingham.ShellDetectionFailure:
         shell = os.environ.get("SHELL", "")
