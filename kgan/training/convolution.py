@@ -164,20 +164,26 @@ def _finish(layer: layers.Layer, outputs):
     return layer.activation(outputs) if layer.activation is not None else outputs
 
 
+def _kernel(layer: layers.Layer) -> tf.Tensor:
+    return tf.cast(layer.kernel, layer.compute_dtype)
+
+
 @keras.saving.register_keras_serializable(package="kgan")
 class RoutedConv2D(layers.Conv2D):
     """`keras.layers.Conv2D` taking the routes: one product when the kernel spans the input,
     `conv` for the stride-2 4×4 bfloat16 case; the Keras layer's weights."""
 
     def call(self, inputs):
-        kernel = tf.cast(self.kernel, self.compute_dtype)
-        if self.groups == 1 and _one_product(self, inputs, tuple(self.kernel_size)):
+        if self.groups != 1:
+            return super().call(inputs)
+        if _one_product(self, inputs, tuple(self.kernel_size)):
+            kernel = _kernel(self)  # [kh, kw, input channels, filters]
             flat = tf.matmul(
                 tf.reshape(inputs, [-1, math.prod(kernel.shape[:3])]), tf.reshape(kernel, [-1, self.filters])
             )
             return _finish(self, tf.reshape(flat, [-1, 1, 1, self.filters]))
-        if self.groups == 1 and _routable(self, inputs):
-            return _finish(self, conv(inputs, kernel))
+        if _routable(self, inputs):
+            return _finish(self, conv(inputs, _kernel(self)))
         return super().call(inputs)
 
 
@@ -187,14 +193,14 @@ class RoutedConv2DTranspose(layers.Conv2DTranspose):
     `transposed` for the stride-2 4×4 bfloat16 case; the Keras layer's weights."""
 
     def call(self, inputs):
-        kernel = tf.cast(self.kernel, self.compute_dtype)  # [kh, kw, filters, input channels]
         if self.output_padding is not None:
             return super().call(inputs)
         if _one_product(self, inputs, (1, 1)):
+            kernel = _kernel(self)  # [kh, kw, filters, input channels]
             flat = tf.matmul(
                 tf.reshape(inputs, [-1, kernel.shape[3]]), tf.reshape(kernel, [-1, kernel.shape[3]]), transpose_b=True
             )
             return _finish(self, tf.reshape(flat, [-1, *self.kernel_size, self.filters]))
         if _routable(self, inputs):
-            return _finish(self, transposed(inputs, kernel))
+            return _finish(self, transposed(inputs, _kernel(self)))
         return super().call(inputs)
