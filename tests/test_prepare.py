@@ -7,6 +7,7 @@ import http.server
 import io
 import os
 import socket
+import stat
 import tarfile
 import threading
 import typing
@@ -417,3 +418,38 @@ def test_prepare_works_from_a_script_without_a_main_guard_and_from_standard_inpu
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.strip() == "150"  # printed once: the script ran once
     assert PreparedDataset(tmp_path / "from-file").split_id == PreparedDataset(tmp_path / "from-stdin").split_id
+
+
+def test_special_and_unreadable_files_in_a_folder_are_refused_without_waiting(tmp_path):
+    """A named pipe among the images must be reported, not opened: reading one waits for a
+    writer forever (it did). A file the user may not read is reported too."""
+    import subprocess
+    import sys
+
+    source = make_folder(tmp_path / "src", count=150)
+    os.mkfifo(source / "img050.fifo.png")
+    locked = source / "img100.locked.png"
+    locked.write_bytes(png((5, 6, 7)))
+    locked.chmod(0)
+    script = (
+        "import sys; from kgan.data.prepare import prepare\n"
+        "dataset, report = prepare(sys.argv[1], sys.argv[2], size=8, workers=2)\n"
+        "print(sorted(report.skipped)); print(report.used)\n"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(source), str(tmp_path / "out")],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("prepare waited on the named pipe")
+    finally:
+        locked.chmod(0o644)
+    assert done.returncode == 0, done.stderr
+    skipped, used = done.stdout.splitlines()
+    reasons = dict(eval(skipped))
+    assert reasons["img050.fifo.png"] == "refused: not a regular file"
+    if os.geteuid() != 0:  # root reads any file
+        assert reasons["img100.locked.png"].startswith("unreadable")
+    assert int(used) == 150 + (os.geteuid() == 0)
+    assert stat.S_ISFIFO((source / "img050.fifo.png").lstat().st_mode)  # left as it was

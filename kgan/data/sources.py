@@ -83,20 +83,27 @@ def member_refusal(name: str, *, is_link: bool, is_file: bool, size: int) -> str
 def _iter_folder(root: Path) -> Iterator[Entry]:
     for directory, subdirs, files in os.walk(root, followlinks=False):
         subdirs.sort()
+        prefix = Path(directory).relative_to(root).as_posix() + "/"
+        prefix = "" if prefix == "./" else prefix
         for filename in sorted(files):
-            full = Path(directory) / filename
-            name = full.relative_to(root).as_posix()
-            if full.is_symlink():
-                yield Entry(name, refused="refused: symbolic link")
-                continue
-            try:
-                size = full.stat().st_size
-                if size > MAX_MEMBER_BYTES:
-                    yield Entry(name, refused=f"refused: {size} bytes is too large for an image")
-                    continue
-                yield Entry(name, data=full.read_bytes())
-            except OSError as error:
-                yield Entry(name, refused=f"unreadable ({error.strerror})")
+            yield _file_entry(prefix + filename, os.path.join(directory, filename))
+
+
+def _file_entry(name: str, path: str) -> Entry:
+    """A folder's file, read, or why it is refused. Only regular files are opened: a named
+    pipe would wait for a writer forever, a device might never end."""
+    if os.path.islink(path):
+        return Entry(name, refused="refused: symbolic link")
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            return Entry(name, refused="refused: not a regular file")
+        if info.st_size > MAX_MEMBER_BYTES:
+            return Entry(name, refused=f"refused: {info.st_size} bytes is too large for an image")
+        with open(path, "rb") as handle:
+            return Entry(name, data=handle.read())
+    except OSError as error:
+        return Entry(name, refused=f"unreadable ({error.strerror})")
 
 
 def _iter_zip(path: Path) -> Iterator[Entry]:
