@@ -23,6 +23,21 @@ def test_every_mode_becomes_rgb(mode):
     assert out.shape == (16, 16, 3) and out.dtype == np.uint8
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied(orientation):
+    """A photo stored sideways with an EXIF orientation decodes as it is meant to be seen:
+    the same pixels as the image stored upright."""
+    upright = Image.fromarray(np.random.default_rng(orientation).integers(0, 256, (24, 40, 3), np.uint8))
+    turn = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM}
+    turn |= {5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE}
+    turn |= {8: Image.Transpose.ROTATE_270}
+    stored = upright.transpose(turn[orientation]) if orientation in turn else upright
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    seen = decode_image(encode(stored, exif=exif.tobytes()), 24, pad=True)
+    assert np.array_equal(seen, decode_image(encode(upright), 24, pad=True))
+
+
 def test_transparency_is_composited_over_white():
     image = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
     out = decode_image(encode(image), 10)

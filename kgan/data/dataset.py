@@ -103,7 +103,7 @@ class ImageWriter:
         self.names: list[str] = []
         self.hashes: list[str] = []
         self._seen: set[str] = set()
-        self._file = open(self.path, "wb")
+        self._file = open(self.path, "wb", buffering=1 << 20)  # many images per write call
         self._file.write(b"\0" * self.HEADER_BYTES)
 
     def add(self, name: str, image: np.ndarray, digest: str | None = None) -> bool:
@@ -116,7 +116,7 @@ class ImageWriter:
             self.report.duplicates += 1
             return False
         self._seen.add(digest)
-        self._file.write(np.ascontiguousarray(image).tobytes())
+        self._file.write(np.ascontiguousarray(image).data)
         self.names.append(name)
         self.hashes.append(digest)
         self.report.used += 1

@@ -60,7 +60,8 @@ def decode_image(
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise SkippedImage(f"truncated or corrupt image ({error})") from None
     try:
-        image = to_rgb(ImageOps.exif_transpose(image))
+        ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
+        image = to_rgb(image)
     except (OSError, ValueError) as error:
         raise SkippedImage(f"cannot convert to RGB ({error})") from None
     return square_resize(image, size, resize_filter, pad)
@@ -80,7 +81,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         peak = max(float(array.max()), 1.0)
         scale = 255.0 / (65535.0 if peak > 255 else 255.0)
         image = Image.fromarray(np.clip(array * scale, 0, 255).astype(np.uint8), "L")
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def square_resize(image: Image.Image, size: int, resize_filter: str = "lanczos", pad: bool = False) -> np.ndarray:
@@ -92,10 +93,12 @@ def square_resize(image: Image.Image, size: int, resize_filter: str = "lanczos",
         canvas = Image.new("RGB", (side, side), PAD_COLOUR)
         canvas.paste(image, ((side - width) // 2, (side - height) // 2))
         image = canvas
-    else:
+    elif width != height:
         side = min(width, height)
         left, top = (width - side) // 2, (height - side) // 2
         image = image.crop((left, top, left + side, top + side))
+    else:
+        side = width
     if side != size:
         image = image.resize((size, size), RESIZE_FILTERS[resize_filter])
     return np.asarray(image, dtype=np.uint8)
