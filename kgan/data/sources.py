@@ -83,8 +83,8 @@ def member_refusal(name: str, *, is_link: bool, is_file: bool, size: int) -> str
 def _iter_folder(root: Path) -> Iterator[Entry]:
     for directory, subdirs, files in os.walk(root, followlinks=False):
         subdirs.sort()
-        prefix = Path(directory).relative_to(root).as_posix() + "/"
-        prefix = "" if prefix == "./" else prefix
+        relative = Path(directory).relative_to(root).as_posix()
+        prefix = "" if relative == "." else relative + "/"
         for filename in sorted(files):
             yield _file_entry(prefix + filename, os.path.join(directory, filename))
 
