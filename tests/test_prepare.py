@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import json
 import os
 import socket
 import stat
@@ -432,9 +433,9 @@ def test_special_and_unreadable_files_in_a_folder_are_refused_without_waiting(tm
     locked.write_bytes(png((5, 6, 7)))
     locked.chmod(0)
     script = (
-        "import sys; from kgan.data.prepare import prepare\n"
+        "import json, sys; from kgan.data.prepare import prepare\n"
         "dataset, report = prepare(sys.argv[1], sys.argv[2], size=8, workers=2)\n"
-        "print(sorted(report.skipped)); print(report.used)\n"
+        "print(json.dumps(report.to_dict()))\n"
     )
     try:
         done = subprocess.run(
@@ -446,10 +447,10 @@ def test_special_and_unreadable_files_in_a_folder_are_refused_without_waiting(tm
     finally:
         locked.chmod(0o644)
     assert done.returncode == 0, done.stderr
-    skipped, used = done.stdout.splitlines()
-    reasons = dict(eval(skipped))
+    report = json.loads(done.stdout)
+    reasons = dict(report["skipped_files"])
     assert reasons["img050.fifo.png"] == "refused: not a regular file"
     if os.geteuid() != 0:  # root reads any file
         assert reasons["img100.locked.png"].startswith("unreadable")
-    assert int(used) == 150 + (os.geteuid() == 0)
+    assert report["used"] == 150 + (os.geteuid() == 0)
     assert stat.S_ISFIFO((source / "img050.fifo.png").lstat().st_mode)  # left as it was
