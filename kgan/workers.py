@@ -8,7 +8,9 @@ fails from a REPL or standard input and runs a script without a `__main__` guard
 
 Protocol: the parent writes pickled messages to a worker's stdin — first the task's
 options, then one request after another — and reads one pickled answer per request from
-its stdout, in order. A task is a function `(options, request) -> answer` named in TASKS.
+its stdout, in order. A task is a function `(options, request) -> answer` named in TASKS;
+an `OSError` it raises (a full disk, say) is raised again in the parent, any other error
+is a bug and is reported with the worker's traceback.
 """
 
 from __future__ import annotations
@@ -135,6 +137,8 @@ class OrderedWorkers:
             raise KganError(self._died(worker)) from None
         if isinstance(answer, dict) and _CRASH in answer:
             raise RuntimeError(f"an {self.what} process failed:\n{answer[_CRASH]}")
+        if isinstance(answer, dict) and _OS_ERROR in answer:
+            raise OSError(*answer[_OS_ERROR])
         return answer
 
     def _died(self, worker: subprocess.Popen) -> str:
@@ -154,8 +158,10 @@ class _Failure:
 
 
 # A worker's answer when its task raised (a bug, not bad input): `{_CRASH: traceback}`, a
-# plain dict because a class defined here would be `__main__`'s in the worker.
+# plain dict because a class defined here would be `__main__`'s in the worker. When it
+# raised an OSError: `{_OS_ERROR: (errno, strerror, filename)}`.
 _CRASH = "kgan-worker-crash"
+_OS_ERROR = "kgan-worker-os-error"
 
 
 def _serve(task: str, requests: BinaryIO, answers: BinaryIO) -> None:
@@ -174,6 +180,8 @@ def _serve(task: str, requests: BinaryIO, answers: BinaryIO) -> None:
             return
         try:
             answer: Any = handle(options, request)
+        except OSError as error:
+            answer = {_OS_ERROR: (error.errno, error.strerror or str(error), error.filename)}
         except Exception:
             answer = {_CRASH: traceback.format_exc()}
         try:

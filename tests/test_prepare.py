@@ -21,6 +21,7 @@ from PIL import Image
 
 from kgan.data.dataset import PreparedDataset, make_splits
 from kgan.data.download import download
+from kgan.data.images import SkippedImage, decode_image
 from kgan.data.prepare import prepare
 from kgan.errors import KganError
 
@@ -373,13 +374,15 @@ def test_resize_filter_and_padding_are_applied_and_recorded(tmp_path):
 
 def test_decoding_processes_give_the_same_dataset_as_one_process(tmp_path):
     """Over three chunks of entries, bad files and duplicates included: worker processes
-    decode in parallel, and the result does not depend on how many."""
+    decode in parallel, each image written straight into its row, and the result does
+    not depend on how many; it is what decoding file by file gives."""
     rng = np.random.default_rng(5)
     source = tmp_path / "source"
     source.mkdir()
     for i in range(170):
         pixels = rng.integers(0, 256, (20 + i % 7, 24, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(source / f"img{i:03d}.{'png' if i % 3 else 'jpg'}")
+    (source / "img003b.png").write_bytes(b"\x89PNG truncated")  # a hole in chunk 1: later rows move down
     (source / "img100b.png").write_bytes((source / "img100.png").read_bytes())  # a duplicate, chunk 2
     (source / "img150b.png").write_bytes(b"not an image")  # chunk 3
     (source / "img160b.png").write_bytes(b"")
@@ -390,8 +393,36 @@ def test_decoding_processes_give_the_same_dataset_as_one_process(tmp_path):
     np.testing.assert_array_equal(one.images, two.images)
     assert one.manifest == two.manifest
     assert one_report.to_dict() == two_report.to_dict()
-    assert (one_report.scanned, one_report.used, one_report.duplicates) == (173, 170, 1)
-    assert one_report.reason_counts() == {"not an image": 1, "empty file": 1}
+    assert (one_report.scanned, one_report.used, one_report.duplicates) == (174, 170, 1)
+    assert one_report.reason_counts() == {"not an image": 2, "empty file": 1}
+    expected, seen = [], set()
+    for path in sorted(source.iterdir()):
+        try:
+            image = decode_image(path.read_bytes(), 16)
+        except SkippedImage:
+            continue
+        if image.tobytes() not in seen:
+            seen.add(image.tobytes())
+            expected.append(image)
+    np.testing.assert_array_equal(two.images, np.stack(expected))
+    assert (tmp_path / "two" / "images.npy").stat().st_size == two.images.offset + two.images.nbytes
+
+
+def test_a_full_disk_while_decoding_processes_write_is_one_line_and_leaves_nothing(tmp_path):
+    """The decoding processes write the images: their full disk (here a file-size limit,
+    EFBIG) reaches the user as the same one line as the parent's would."""
+    from helpers import assert_one_line_error, kgan
+
+    source = tmp_path / "pngs"
+    source.mkdir()
+    for i in range(300):
+        Image.new("RGB", (20, 20), (i % 256, i // 256, 7)).save(source / f"{i:03d}.png")
+    before = tree_digest(source)
+    # 768 bytes a row: the first chunk (decoded in the parent) fits, a worker's chunk crosses the limit.
+    result = kgan("data", "prepare", str(source), "--out", "prep", "--size", "16", cwd=tmp_path, max_file_bytes=100_000)
+    assert_one_line_error(result, "too large")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pngs"]
+    assert tree_digest(source) == before
 
 
 def test_prepare_works_from_a_script_without_a_main_guard_and_from_standard_input(tmp_path):

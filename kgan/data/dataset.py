@@ -12,6 +12,7 @@ Every command reads splits from the manifest, so they all use the same split.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -91,7 +92,9 @@ class ImageWriter:
     """Streams `[S, S, 3]` uint8 images into `images.npy`, dropping exact duplicates.
 
     The .npy header is written last (padded to a fixed length) so that any number of
-    images can be streamed without holding them in memory.
+    images can be streamed without holding them in memory. Images arrive either through
+    `add` (appended here) or through `place` (already written into the file by whoever
+    decoded them, at a provisional row: see `ImageRows`); one writer uses one of the two.
     """
 
     HEADER_BYTES = 128
@@ -99,11 +102,12 @@ class ImageWriter:
     def __init__(self, path: Path, size: int):
         self.path = Path(path)
         self.size = size
+        self.row_bytes = size * size * 3
         self.report = IngestReport()
         self.names: list[str] = []
         self.hashes: list[str] = []
         self._seen: set[str] = set()
-        self._file = open(self.path, "wb", buffering=1 << 20)  # many images per write call
+        self._file = open(self.path, "w+b", buffering=1 << 20)  # many images per write call
         self._file.write(b"\0" * self.HEADER_BYTES)
 
     def add(self, name: str, image: np.ndarray, digest: str | None = None) -> bool:
@@ -112,18 +116,43 @@ class ImageWriter:
         if image.shape != (self.size, self.size, 3) or image.dtype != np.uint8:
             raise ValueError(f"expected uint8 [{self.size}, {self.size}, 3], got {image.dtype} {image.shape}")
         digest = digest or content_hash(image)
+        if not self._keep(name, digest):
+            return False
+        self._file.write(np.ascontiguousarray(image).data)
+        return True
+
+    def place(self, name: str, row: int, digest: str) -> bool:
+        """Keep the image written at provisional `row` as the next one; False when its
+        pixels were seen already (its row is then left as a hole).
+
+        Call in provisional-row order: a kept image moves down over the holes before it,
+        into rows whose own images were placed already, so it never overwrites one that
+        is still to come (a process may still be writing those)."""
+        final = len(self.names)
+        if not self._keep(name, digest):
+            return False
+        if final != row:
+            self._file.flush()
+            fd = self._file.fileno()
+            write_all(fd, os.pread(fd, self.row_bytes, self.offset(row)), self.offset(final))
+        return True
+
+    def offset(self, row: int) -> int:
+        """Where `row` starts in the file."""
+        return self.HEADER_BYTES + row * self.row_bytes
+
+    def _keep(self, name: str, digest: str) -> bool:
         if digest in self._seen:
             self.report.duplicates += 1
             return False
         self._seen.add(digest)
-        self._file.write(np.ascontiguousarray(image).data)
         self.names.append(name)
         self.hashes.append(digest)
         self.report.used += 1
         return True
 
     def close(self) -> int:
-        """Write the header and close; returns the number of images."""
+        """Write the header, cut off rows past the kept images, and close; returns the number of images."""
         count = len(self.names)
         header = repr({"descr": "|u1", "fortran_order": False, "shape": (count, self.size, self.size, 3)}).encode(
             "latin1"
@@ -133,6 +162,7 @@ class ImageWriter:
         header = header + b" " * (room - len(header) - 1) + b"\n"
         self._file.seek(0)
         self._file.write(prefix + struct.pack("<H", room) + header)
+        self._file.truncate(self.offset(count))
         self._file.close()
         return count
 
@@ -174,6 +204,37 @@ class ImageWriter:
             report=self.report.to_dict(),
             extra=extra,
         )
+
+
+class ImageRows:
+    """Writes decoded images straight into the rows of an `ImageWriter`'s file, from any
+    process: an image then crosses no pipe, and the writer only records it (`place`)."""
+
+    def __init__(self, path: Path | str, size: int):
+        self.fd = os.open(path, os.O_WRONLY)
+        self.row_bytes = size * size * 3
+
+    def write(self, row: int, image: np.ndarray) -> None:
+        write_all(self.fd, np.ascontiguousarray(image).data, ImageWriter.HEADER_BYTES + row * self.row_bytes)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def __enter__(self) -> ImageRows:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def write_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    """`os.pwrite` until every byte is written (a short write means the disk filled up)."""
+    view = memoryview(data).cast("B")
+    while view:
+        written = os.pwrite(fd, view, offset)
+        if written == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view, offset = view[written:], offset + written
 
 
 def write_manifest(

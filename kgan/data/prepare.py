@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from kgan.data.dataset import ImageWriter, IngestReport, PreparedDataset
+from kgan.data.dataset import ImageRows, ImageWriter, IngestReport, PreparedDataset
 from kgan.data.decoding import Decoded, Request, decode_chunk
 from kgan.data.download import Progress, download, is_url
 from kgan.data.images import DEFAULT_MAX_PIXELS, RESIZE_FILTERS, decode_image
@@ -82,12 +82,12 @@ def prepare(
         report = writer.report
         try:
             options = {"size": size, "max_pixels": max_pixels, "resize_filter": resize_filter, "pad": pad}
-            for entry, result in _decode_all(iter_entries(path), options, workers):
+            for entry, row, result in _decode_all(iter_entries(path), writer.path, options, workers):
                 report.scanned += 1
-                if isinstance(result, str):
-                    report.skip(entry.name, result)
+                if result.skipped is not None:
+                    report.skip(entry.name, result.skipped)
                 else:
-                    writer.add(entry.name, *result)
+                    writer.place(entry.name, row, result.digest)
                 if progress:
                     progress(report.scanned)
         finally:
@@ -100,29 +100,41 @@ def prepare(
     return PreparedDataset(out), report
 
 
-def _decode_all(entries: Iterator[Entry], options: dict, workers: int | None) -> Iterator[tuple[Entry, Decoded]]:
-    """Decode and hash entries in chunks on worker processes (`kgan.workers`), keeping
-    source order. The first chunk is decoded here, so a handful of images never pays for
-    starting processes; at most a few chunks per worker are in flight, so memory is bounded
-    by a chunk, not by the dataset."""
+def _decode_all(
+    entries: Iterator[Entry], images: Path, options: dict, workers: int | None
+) -> Iterator[tuple[Entry, int, Decoded]]:
+    """Decode entries in chunks on worker processes (`kgan.workers`), each image written
+    straight into its provisional row of `images`; yields each entry with its row and
+    outcome, in source order. The first chunk is decoded here, so a handful of images never
+    pays for starting processes; at most a few chunks per worker are in flight, so memory
+    is bounded by a chunk, not by the dataset."""
     workers = workers or usable_cores()
-    decode = functools.partial(decode_image, **options)
-    chunks = _chunks(entries, CHUNK)
-    first = next(chunks, None)
+    requests = _requests(_chunks(entries, CHUNK))
+    first = next(requests, None)
     if first is None:
         return
-    yield from zip(first, decode_chunk(decode, _request(first)))
-    if workers <= 1:
-        for chunk in chunks:
-            yield from zip(chunk, decode_chunk(decode, _request(chunk)))
-        return
-    with OrderedWorkers("decode", workers, options) as pool:
-        for chunk, answer in pool.map((chunk, _request(chunk)) for chunk in chunks):
-            yield from zip(chunk, answer)
+    with ImageRows(images, options["size"]) as rows:
+        decode = functools.partial(decode_image, **options)
+        yield from _outcomes(*first, decode_chunk(decode, rows, first[1]))
+        if workers <= 1:
+            for chunk, request in requests:
+                yield from _outcomes(chunk, request, decode_chunk(decode, rows, request))
+            return
+    with OrderedWorkers("decode", workers, {"images": str(images), **options}) as pool:
+        for (chunk, request), answer in pool.map(((chunk, request), request) for chunk, request in requests):
+            yield from _outcomes(chunk, request, answer)
 
 
-def _request(chunk: list[Entry]) -> Request:
-    return [entry.refused or entry.data or b"" for entry in chunk]
+def _requests(chunks: Iterator[list[Entry]]) -> Iterator[tuple[list[Entry], Request]]:
+    """Each chunk with its request: entry k of the whole source gets provisional row k."""
+    row = 0
+    for chunk in chunks:
+        yield chunk, (row, [entry.refused or entry.data or b"" for entry in chunk])
+        row += len(chunk)
+
+
+def _outcomes(chunk: list[Entry], request: Request, answer: list[Decoded]) -> Iterator[tuple[Entry, int, Decoded]]:
+    return zip(chunk, range(request[0], request[0] + len(chunk)), answer)
 
 
 def _chunks(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
