@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kgan.data.images import SkippedImage, decode_image
+from kgan.data.images import SkippedImage, decode_image, plain_jpeg, square_resize, to_rgb
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
@@ -36,6 +36,80 @@ def test_exif_orientation_is_applied(orientation):
     exif[0x0112] = orientation
     seen = decode_image(encode(stored, exif=exif.tobytes()), 24, pad=True)
     assert np.array_equal(seen, decode_image(encode(upright), 24, pad=True))
+
+
+# What sideways storage undoes each orientation (the inverse of the turn that stored it).
+UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM}
+UPRIGHT |= {5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE}
+UPRIGHT |= {8: Image.Transpose.ROTATE_90}
+XMP = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    '<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="{}"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+@pytest.mark.parametrize("where", ["exif", "xmp"])
+def test_jpeg_orientation_from_exif_or_xmp_is_applied(orientation, where):
+    """A sideways JPEG is turned upright however its orientation is recorded: a JPEG with
+    such a record is never taken for a plain one (which is decoded without PIL)."""
+    stored = Image.fromarray(np.random.default_rng(orientation).integers(0, 256, (24, 40, 3), np.uint8))
+    plain = encode(stored, "JPEG", quality=90)
+    if where == "exif":
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        turned = encode(stored, "JPEG", quality=90, exif=exif.tobytes())
+    else:
+        turned = encode(stored, "JPEG", quality=90, xmp=XMP.format(orientation).encode())
+    assert plain_jpeg(plain) is not None and plain_jpeg(turned) is None
+    upright = Image.fromarray(plain_jpeg(plain)).transpose(UPRIGHT[orientation])  # same coded pixels, turned
+    assert np.array_equal(decode_image(turned, 24, pad=True), square_resize(upright, 24, pad=True))
+
+
+def pil_reference(data: bytes, size: int, resize_filter: str, pad: bool) -> np.ndarray:
+    """What PIL alone makes of a JPEG without orientation: decoded, RGB, squared, resized."""
+    with Image.open(io.BytesIO(data)) as image:
+        return square_resize(to_rgb(image), size, resize_filter, pad)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "keep_rgb"])
+@pytest.mark.parametrize("progressive", [False, True])
+def test_plain_jpegs_skip_pil_and_give_its_pixels(mode, progressive):
+    """Plain JPEGs are decoded by libjpeg-turbo straight into an array: pixel for pixel
+    what PIL gives, for every chroma subsampling, odd sizes, through crop, pad and resize."""
+    rng = np.random.default_rng(7)
+    smooth = np.cumsum(rng.integers(0, 9, (130, 130, 3)), axis=1).astype(np.uint8)  # photo-like gradients
+    subsamplings = (0,) if mode == "keep_rgb" else (0, 1, 2)  # 4:4:4, 4:2:2, 4:2:0; RGB-coded: 4:4:4 only
+    checked = 0
+    for height, width in [(96, 96), (97, 61), (33, 130), (7, 9), (1, 1)]:
+        for pixels in (smooth[:height, :width], rng.integers(0, 256, (height, width, 3), np.uint8)):
+            for subsampling in subsamplings:
+                image = Image.fromarray(np.ascontiguousarray(pixels))
+                options = {"quality": 85, "progressive": progressive, "subsampling": subsampling}
+                if mode == "keep_rgb":
+                    options["keep_rgb"] = True
+                else:
+                    image = image.convert(mode)
+                data = encode(image, "JPEG", **options)
+                assert plain_jpeg(data) is not None
+                for size, resize_filter, pad in [(96, "lanczos", False), (16, "box", True), (64, "bilinear", False)]:
+                    ours = decode_image(data, size, resize_filter=resize_filter, pad=pad)
+                    assert np.array_equal(ours, pil_reference(data, size, resize_filter, pad)), (height, width)
+                    checked += 1
+    assert checked == 5 * 2 * len(subsamplings) * 3
+
+
+def test_jpegs_pil_must_decode_are_left_to_it():
+    """CMYK, damaged and non-JPEG data are not plain JPEGs: PIL decodes them, or names the fault."""
+    rgb = Image.fromarray(np.random.default_rng(3).integers(0, 256, (40, 40, 3), np.uint8))
+    cmyk = encode(rgb.convert("CMYK"), "JPEG")
+    assert plain_jpeg(cmyk) is None
+    assert np.array_equal(decode_image(cmyk, 40), pil_reference(cmyk, 40, "lanczos", False))
+    whole = encode(rgb, "JPEG")
+    assert plain_jpeg(whole[: len(whole) // 2]) is None and plain_jpeg(encode(rgb)) is None
+    assert plain_jpeg(whole, max_pixels=1000) is None  # PIL refuses it with the reason
+    with pytest.raises(SkippedImage, match="decompression bomb"):
+        decode_image(whole, 8, max_pixels=1000)
 
 
 def test_transparency_is_composited_over_white():
