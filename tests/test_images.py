@@ -4,6 +4,7 @@ import io
 
 import numpy as np
 import pytest
+import simplejpeg
 from PIL import Image
 
 from kgan.data.images import SkippedImage, decode_image, plain_jpeg, square_resize, to_rgb
@@ -61,8 +62,8 @@ def test_jpeg_orientation_from_exif_or_xmp_is_applied(orientation, where):
         turned = encode(stored, "JPEG", quality=90, exif=exif.tobytes())
     else:
         turned = encode(stored, "JPEG", quality=90, xmp=XMP.format(orientation).encode())
-    assert plain_jpeg(plain) is not None and plain_jpeg(turned) is None
-    upright = Image.fromarray(plain_jpeg(plain)).transpose(UPRIGHT[orientation])  # same coded pixels, turned
+    assert plain_jpeg(plain, 24) is not None and plain_jpeg(turned, 24) is None
+    upright = Image.fromarray(simplejpeg.decode_jpeg(plain)).transpose(UPRIGHT[orientation])  # same coded pixels
     assert np.array_equal(decode_image(turned, 24, pad=True), square_resize(upright, 24, pad=True))
 
 
@@ -75,12 +76,13 @@ def pil_reference(data: bytes, size: int, resize_filter: str, pad: bool) -> np.n
 @pytest.mark.parametrize("mode", ["RGB", "L", "keep_rgb"])
 @pytest.mark.parametrize("progressive", [False, True])
 def test_plain_jpegs_skip_pil_and_give_its_pixels(mode, progressive):
-    """Plain JPEGs are decoded by libjpeg-turbo straight into an array: pixel for pixel
-    what PIL gives, for every chroma subsampling, odd sizes, through crop, pad and resize."""
+    """Plain JPEGs already at the stored size are decoded by libjpeg-turbo straight into an
+    array: pixel for pixel what PIL gives, for every chroma subsampling and odd sizes
+    (centre-cropped); those to resize or letterbox go through PIL."""
     rng = np.random.default_rng(7)
     smooth = np.cumsum(rng.integers(0, 9, (130, 130, 3)), axis=1).astype(np.uint8)  # photo-like gradients
     subsamplings = (0,) if mode == "keep_rgb" else (0, 1, 2)  # 4:4:4, 4:2:2, 4:2:0; RGB-coded: 4:4:4 only
-    checked = 0
+    fast = 0
     for height, width in [(96, 96), (97, 61), (33, 130), (7, 9), (1, 1)]:
         for pixels in (smooth[:height, :width], rng.integers(0, 256, (height, width, 3), np.uint8)):
             for subsampling in subsamplings:
@@ -91,25 +93,31 @@ def test_plain_jpegs_skip_pil_and_give_its_pixels(mode, progressive):
                 else:
                     image = image.convert(mode)
                 data = encode(image, "JPEG", **options)
-                assert plain_jpeg(data) is not None
-                for size, resize_filter, pad in [(96, "lanczos", False), (16, "box", True), (64, "bilinear", False)]:
+                side = min(height, width)
+                choices = [(side, "lanczos", False), (side, "box", True), (16, "bilinear", False)]
+                for size, resize_filter, pad in choices:
                     ours = decode_image(data, size, resize_filter=resize_filter, pad=pad)
                     assert np.array_equal(ours, pil_reference(data, size, resize_filter, pad)), (height, width)
-                    checked += 1
-    assert checked == 5 * 2 * len(subsamplings) * 3
+                    skips_pil = size == side and not (pad and height != width)
+                    assert (plain_jpeg(data, size, pad) is not None) == skips_pil
+                    fast += skips_pil
+    assert fast == 2 * len(subsamplings) * (5 + 2)  # at `side`: cropped (5 shapes), and padded (2 square ones)
 
 
 def test_jpegs_pil_must_decode_are_left_to_it():
     """CMYK, damaged and non-JPEG data are not plain JPEGs: PIL decodes them, or names the fault."""
     rgb = Image.fromarray(np.random.default_rng(3).integers(0, 256, (40, 40, 3), np.uint8))
     cmyk = encode(rgb.convert("CMYK"), "JPEG")
-    assert plain_jpeg(cmyk) is None
+    assert plain_jpeg(cmyk, 40) is None
     assert np.array_equal(decode_image(cmyk, 40), pil_reference(cmyk, 40, "lanczos", False))
     whole = encode(rgb, "JPEG")
-    assert plain_jpeg(whole[: len(whole) // 2]) is None and plain_jpeg(encode(rgb)) is None
-    assert plain_jpeg(whole, max_pixels=1000) is None  # PIL refuses it with the reason
+    assert plain_jpeg(whole, 40) is not None
+    assert plain_jpeg(whole[: len(whole) // 2], 40) is None and plain_jpeg(encode(rgb), 40) is None
+    assert plain_jpeg(whole, 40, max_pixels=1000) is None  # PIL refuses it with the reason
     with pytest.raises(SkippedImage, match="decompression bomb"):
-        decode_image(whole, 8, max_pixels=1000)
+        decode_image(whole, 40, max_pixels=1000)
+    with pytest.raises(SkippedImage, match="truncated"):
+        decode_image(whole[: len(whole) // 2], 40)
 
 
 def test_transparency_is_composited_over_white():
