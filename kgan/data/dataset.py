@@ -139,7 +139,7 @@ class ImageWriter:
 
     def offset(self, row: int) -> int:
         """Where `row` starts in the file."""
-        return self.HEADER_BYTES + row * self.row_bytes
+        return row_offset(row, self.row_bytes)
 
     def _keep(self, name: str, digest: str) -> bool:
         if digest in self._seen:
@@ -215,7 +215,7 @@ class ImageRows:
         self.row_bytes = size * size * 3
 
     def write(self, row: int, image: np.ndarray) -> None:
-        write_all(self.fd, np.ascontiguousarray(image).data, ImageWriter.HEADER_BYTES + row * self.row_bytes)
+        write_all(self.fd, np.ascontiguousarray(image).data, row_offset(row, self.row_bytes))
 
     def close(self) -> None:
         os.close(self.fd)
@@ -225,6 +225,11 @@ class ImageRows:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def row_offset(row: int, row_bytes: int) -> int:
+    """Where `row` starts in a streamed `images.npy` (after its fixed-length header)."""
+    return ImageWriter.HEADER_BYTES + row * row_bytes
 
 
 def write_all(fd: int, data: bytes | memoryview, offset: int) -> None:
