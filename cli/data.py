@@ -26,7 +26,7 @@ def _report_ingest(dataset, report, as_json: bool) -> None:
     console.print(
         f"prepared {dataset.folder}: {report.used} images "
         f"(train {counts['train']}, val {counts['val']}, test {counts['test']}), "
-        f"{report.duplicates} duplicates dropped, {len(report.skipped)} skipped"
+        f"{report.duplicates} duplicate{'' if report.duplicates == 1 else 's'} dropped, {len(report.skipped)} skipped"
     )
     for reason, count in sorted(report.reason_counts().items()):
         console.print(f"  skipped {count}: {reason}")

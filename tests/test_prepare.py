@@ -485,3 +485,24 @@ def test_special_and_unreadable_files_in_a_folder_are_refused_without_waiting(tm
         assert reasons["img100.locked.png"].startswith("unreadable")
     assert report["used"] == 150 + (os.geteuid() == 0)
     assert stat.S_ISFIFO((source / "img050.fifo.png").lstat().st_mode)  # left as it was
+
+
+@pytest.mark.parametrize("copies", [1, 2])
+def test_the_summary_counts_duplicates_and_skips_in_words(tmp_path, copies):
+    """`kgan data prepare`'s closing lines: '1 duplicate', '2 duplicates', and each reason a
+    file was skipped with its count."""
+    from helpers import kgan
+
+    source = tmp_path / "source"
+    source.mkdir()
+    for i in range(12):
+        Image.new("RGB", (20, 20), (i * 20, 7, 7)).save(source / f"{i:02d}.png")
+    for copy in range(copies):
+        (source / f"copy{copy}.png").write_bytes((source / "00.png").read_bytes())
+    (source / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    result = kgan("data", "prepare", str(source), "--out", "prep", "--size", "16", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    noun = "duplicate" if copies == 1 else "duplicates"
+    assert "12 images" in lines[0] and lines[0].endswith(f"{copies} {noun} dropped, 1 skipped"), lines
+    assert len(lines) == 2 and lines[1].startswith("  skipped 1: "), lines
