@@ -104,7 +104,7 @@ def test_resume_accepts_the_original_command_and_refuses_changes(workdir, small_
     assert other_data.returncode == 0, other_data.stderr
     assert_one_line_error(kgan("train", "--resume", "--run-dir", "run", "--data", "other", cwd=workdir), "--data:")
     quick = kgan("train", "--resume", "--run-dir", "run", "--preset", "quick", cwd=workdir)
-    assert_one_line_error(quick, "--g-width: 4 → 48", "--batch-size: 8 → 64")
+    assert_one_line_error(quick, "--g-width: 4 → 48", "--d-width: 4 → 32", "--batch-size: 8 → 64")
 
 
 @pytest.mark.slow
