@@ -46,7 +46,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # A small model that learns the synthetic avatars on 2 CPU cores in a few minutes.
     # Validation FID is off: 2000 Inception passes per epoch would dominate a CPU demo.
-    # The critic at width 32 (D runs three times a step) makes a step ~1.45× faster; with one
+    # The critic at width 32 (D runs three times a step) makes a step ~1.44× faster; with one
     # more epoch it matched width 48's samples over six seeds (README, Performance).
     "quick": {"image_size": 32, "g_width": 48, "d_width": 32, "batch_size": 64, "epochs": 11, "fid_every": 0},
 }
