@@ -137,3 +137,23 @@ def test_an_iterator_of_the_pipeline_is_freed_at_once():
         del batches
         waits.append(time.perf_counter() - freeing)
     assert max(waits) < 0.07, f"{sum(wait >= 0.07 for wait in waits)} of 40 frees waited, up to {max(waits):.2f} s"
+
+
+def test_a_model_ready_split_gives_the_same_batches_in_less_memory(small_dataset):
+    """A model at most half the stored size trains from the split resized once: the same
+    values, bit for bit, as resizing each batch, in no more bytes than the stored pixels."""
+    dataset = PreparedDataset(small_dataset)
+    stored = load_split(dataset, "train")
+    size = dataset.image_size // 2
+    ready = load_split(dataset, "train", image_size=size)
+    assert ready.dtype == np.float32 and ready.shape == (len(stored), size, size, 3)
+    assert ready.nbytes <= stored.nbytes  # equal at exactly half the size
+    assert load_split(dataset, "train", image_size=size + 1).dtype == np.uint8  # not worth it
+    options = dict(image_size=size, batch_size=16, z_dim=3, seed=4, steps_per_epoch=5, n_critic=2)
+    each_batch = list(training_dataset(stored, start_step=3, end_step=12, **options).as_numpy_iterator())
+    resized_once = list(training_dataset(ready, start_step=3, end_step=12, **options).as_numpy_iterator())
+    for a, b in zip(each_batch, resized_once, strict=True):
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+    with pytest.raises(ValueError, match="model-ready"):
+        training_dataset(ready, start_step=0, end_step=1, **{**options, "image_size": size * 2})

@@ -101,7 +101,7 @@ def bench_train(
     then `fit` on it (the split in RAM, as training holds it)."""
     config = _config(variant, batch_size, precision)
     runtime.configure()
-    images = load_split(dataset, "train")
+    images = load_split(dataset, "train", image_size=config.image_size)
     pipeline = bench_pipeline(config, images)
     fit_step = bench_fit_step(config, images, steps, warmup)
     return {

@@ -77,7 +77,7 @@ class TrainingSession:
             warnings.warn(cpu.bfloat16_emulated_warning(), KganWarning, stacklevel=2)
         keras.utils.set_random_seed(config.seed)
         runtime.configure(deterministic=config.deterministic)
-        self.images = load_split(dataset, "train")
+        self.images = load_split(dataset, "train", image_size=config.image_size)
         self.steps_per_epoch = config.steps_per_epoch or default_steps_per_epoch(
             len(self.images), config.batch_size, config.n_critic
         )
