@@ -120,7 +120,7 @@ def test_an_in_ram_split_costs_its_own_size_in_memory_not_twice(tmp_path):
 
 def test_an_iterator_of_the_pipeline_is_freed_at_once():
     """tf.data's autotuning thread could hold the thread freeing an iterator until its next
-    tuning (they come 10 ms · 2^k apart, later up to a minute): runs sat 25–49 s after
+    tuning (they come 10 ms · 2^k apart, later up to a minute): runs sat 25–63 s after
     their last epoch. Each iterator here lives 0.16 s of steps, then is freed; before the
     fix about a third of them waited ~0.14 s for the tuning at 0.30 s."""
     faces = np.random.default_rng(1).integers(0, 256, (2000, 32, 32, 3), dtype=np.uint8)
