@@ -148,10 +148,10 @@ def training_dataset(
         .map(lambda r, n: {"real": r, **n}, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
-    return batches.with_options(released_at_once())
+    return batches.with_options(_released_at_once())
 
 
-def released_at_once() -> tf.data.Options:
+def _released_at_once() -> tf.data.Options:
     """Options for a pipeline whose iterator is freed as soon as it is dropped.
 
     tf.data's autotuning runs a model thread per iterator that sleeps up to 60 s between
