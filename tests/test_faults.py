@@ -160,8 +160,8 @@ def test_killed_and_stopped_runs_resume_to_the_straight_runs_weights(workdir, sm
         if not (workdir / run / "config.json").exists():
             continue  # killed before the run existed: nothing to resume
         train_to_the_end(workdir, run, epochs)
-        for a, b in zip(expected, final_weights(workdir / run)):
-            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+        for a, b in zip(expected, final_weights(workdir / run), strict=True):
+            np.testing.assert_array_equal(a, b)
         resumed_equal += 1
         assert not list((workdir / run).rglob("*.tmp"))  # the killed write was tidied away
     for attempt, signum in enumerate((signal.SIGTERM, signal.SIGTERM, signal.SIGHUP)):
@@ -173,8 +173,8 @@ def test_killed_and_stopped_runs_resume_to_the_straight_runs_weights(workdir, sm
         assert process.returncode == 128 + signum
         assert json.loads((workdir / run / "run.json").read_text())["status"] == "interrupted"
         train_to_the_end(workdir, run, epochs)
-        for a, b in zip(expected, final_weights(workdir / run)):
-            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+        for a, b in zip(expected, final_weights(workdir / run), strict=True):
+            np.testing.assert_array_equal(a, b)
     print(f"kills {kills}, resumed equal {resumed_equal}, signals 3")
     assert kills == 10 and resumed_equal >= 8
 
