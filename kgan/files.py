@@ -1,4 +1,11 @@
-"""Atomic writes: a reader never sees a half-written file or directory."""
+"""Atomic writes: a reader never sees a half-written file or directory.
+
+Temporary files and folders are made by `tempfile`, which creates them 0600 / 0700
+whatever the umask; they become the user's outputs by a rename, so they are given the
+mode `open()` and `mkdir()` would have given them (`temporary_file`, `temporary_dir`).
+Otherwise a teammate, TensorBoard or a web server running as another user could not read
+a dataset, run or export that the user's umask means to share.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +18,43 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from kgan.errors import first_line
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it (`os.umask` can only set it, which would
+    briefly give files that other threads create at that moment the wrong mode)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no /proc (macOS): set and restore at once
+    os.umask(mask)
+    return mask
+
+
+def temporary_file(directory: Path, prefix: str, suffix: str = ".tmp") -> tuple[int, str]:
+    """`tempfile.mkstemp` in `directory`, with the mode `open()` gives a new file (0666 & ~umask)."""
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
+    os.fchmod(fd, 0o666 & ~current_umask())
+    return fd, name
+
+
+def temporary_dir(directory: Path, prefix: str, suffix: str = ".tmp") -> Path:
+    """`tempfile.mkdtemp` in `directory`, with the mode `mkdir()` gives (0777 & ~umask)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=directory))
+    os.chmod(folder, 0o777 & ~current_umask())
+    return folder
+
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temporary_file(path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -49,7 +87,7 @@ def atomic_directory(final: Path) -> Iterator[Path]:
         os.replace(moved_aside, final)
     for stale in final.parent.glob(f".{final.name}.*.tmp"):
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp = temporary_dir(final.parent, prefix=f".{final.name}.")
     try:
         yield tmp
         if final.exists():
@@ -92,6 +130,6 @@ def describe_os_error(error: OSError) -> str:
     path = error.filename
     if path is None and (found := re.search(r"filename = '([^']+)'", text)):
         path = found.group(1)
-    cause = os.strerror(code) if code else text.strip().splitlines()[0] if text.strip() else ""
+    cause = os.strerror(code) if code else first_line(text, limit=200, empty="")
     hint = HINTS.get(code, "check the path and the disk")
     return f"{path or 'a file'}: {cause or type(error).__name__} ({hint})"
