@@ -10,7 +10,7 @@ import typer
 
 from cli.config_options import choices
 from cli.options import Json, Quiet
-from cli.ui import COMPILING, ByteProgress, CountProgress, console, interactive
+from cli.ui import COMPILING, ByteProgress, CountProgress, console, interactive, warn
 
 ResizeFilter = choices("ResizeFilter", ("lanczos", "box", "bilinear"))
 LANCZOS = ResizeFilter("lanczos")
@@ -18,8 +18,16 @@ LANCZOS = ResizeFilter("lanczos")
 app = typer.Typer(no_args_is_help=True, help="Prepare, fetch or draw datasets.")
 
 
+def _warn_small_splits(counts: dict[str, int]) -> None:
+    from kgan.data.dataset import small_evaluation_splits
+
+    for message in small_evaluation_splits(counts):
+        warn(message)
+
+
 def _report_ingest(dataset, report, as_json: bool) -> None:
     counts = dataset.manifest["split_counts"]
+    _warn_small_splits(counts)
     if as_json:
         print(json.dumps({"path": str(dataset.folder), "split_counts": counts, **report.to_dict()}))
         return
@@ -124,6 +132,7 @@ def data_synthetic(
     with CountProgress("avatars", interactive(quiet or as_json), total=count) as counter:
         dataset = write_synthetic(out, count, seed, val=val, test=test, progress=counter)
     counts = dataset.manifest["split_counts"]
+    _warn_small_splits(counts)
     if as_json:
         kept = dataset.manifest["count"]
         record = {"path": str(dataset.folder), "count": kept, "duplicates": count - kept, "seed": seed}

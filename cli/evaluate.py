@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import Inception, Json, RunDir
+from cli.options import DEFAULT_CHECKPOINT, Checkpoint, Inception, Json, RunDir
 from cli.ui import console, err_console, import_tensorflow
 
 
@@ -21,7 +21,7 @@ class Split(str, Enum):
 def fid(
     run_dir: RunDir = None,
     split: Annotated[Split, typer.Option(help="Real images to compare with.")] = Split.test,
-    checkpoint: Annotated[str, typer.Option(help="best (by val FID), last, or a checkpoint folder.")] = "best",
+    checkpoint: Checkpoint = DEFAULT_CHECKPOINT,
     samples: Annotated[int | None, typer.Option(min=2, help="Images per side (default: the split's size).")] = None,
     features: Annotated[
         str | None, typer.Option(help="inception, random-inception-v3, avatar, or a model path (default: the run's).")
@@ -43,9 +43,10 @@ def fid(
 
     from kgan import runs
     from kgan.metrics.evaluate import evaluate_run
+    from kgan.training.checkpoint import summary as checkpoint_summary
 
     target = runs.resolve_run(run_dir)
-    result, description = evaluate_run(
+    result, chosen = evaluate_run(
         target,
         split=split.value,
         checkpoint_choice=checkpoint,
@@ -57,7 +58,7 @@ def fid(
         ref_stats=ref_stats,
         announce=lambda message: err_console.print(message, markup=False),
     )
-    record = {**result.to_dict(), "checkpoint": description, "run": str(target)}
+    record = {**result.to_dict(), "checkpoint": chosen, "run": str(target)}
     if as_json:
         print(json.dumps(record))
         return
@@ -72,7 +73,7 @@ def fid(
         table.add_row("recall (k=3)", f"{result.recall:.3f}")
     for name in ("n_real", "n_generated", "features", "split"):
         table.add_row(name.replace("_", " "), str(record[name]))
-    table.add_row("checkpoint", description)
+    table.add_row("checkpoint", checkpoint_summary(chosen))
     console.print(table)
     if result.attributes:
         console.print(attributes_table(result.attributes))

@@ -18,7 +18,7 @@ import typer
 
 from cli import bench, data, evaluate, runs, serving, train
 from cli.ui import err_console, warn
-from kgan.errors import KganError, KganWarning
+from kgan.errors import KganError, KganWarning, first_line
 from kgan.files import describe_os_error
 
 app = typer.Typer(
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         # Typer's (vendored) click raises its usage errors with format_message/exit_code.
         if type(error).__name__ == "ResourceExhaustedError":  # TensorFlow's out of memory
-            detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else "allocation failed"
+            detail = first_line(error, empty="allocation failed")
             err_console.print(
                 f"kgan: error: out of memory ({detail}): lower --batch-size (kgan fid, kgan bench) or --n "
                 "(kgan sample), or run on a machine with more memory",

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from kgan.training.checkpoint import CHOICE_HELP, DEFAULT_CHOICE
+
 RUNS_DIR_ENV = "KGAN_RUNS_DIR"
 INCEPTION_ENV = "KGAN_INCEPTION"
 WORKER_TIMEOUT_ENV = "KGAN_WORKER_TIMEOUT"
@@ -24,3 +26,5 @@ Inception = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object, nothing else on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress display.")]
+Checkpoint = Annotated[str, typer.Option(help=CHOICE_HELP)]  # the same default in every command
+DEFAULT_CHECKPOINT = DEFAULT_CHOICE

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from cli.options import Json, RunDir
-from cli.ui import console, import_tensorflow
+from cli.options import DEFAULT_CHECKPOINT, Checkpoint, Json, RunDir
+from cli.ui import console, import_tensorflow, warn
 from kgan.errors import KganError
 
 
@@ -19,7 +19,7 @@ def sample(
     saved_model: Annotated[Path | None, typer.Option(help="An exported generator (version or base folder).")] = None,
     server: Annotated[str | None, typer.Option(help="TF Serving REST base URL, e.g. http://localhost:8501.")] = None,
     model: Annotated[str, typer.Option(help="Model name on the server.")] = "generator",
-    checkpoint: Annotated[str, typer.Option(help="With a run: last, best, or a checkpoint folder.")] = "last",
+    checkpoint: Checkpoint = DEFAULT_CHECKPOINT,
     n: Annotated[int, typer.Option("--n", help="Number of images.")] = 64,
     out: Annotated[
         Path, typer.Option(help="Output file: PNG grid (or, with --interpolate, .gif or .png strip).")
@@ -55,6 +55,8 @@ def sample(
         source = samplers.from_run(target, checkpoint)
     seed = default_seed if seed is None else seed
     facts = {"seed": seed, "source": source.kind, "description": source.description, "checkpoint": source.checkpoint}
+    if source.provenance is not None:
+        facts["provenance"] = source.provenance
     if interpolate:
         ends = fixed_noise(seed, 1, source.z_dim), fixed_noise(seed + 1, 1, source.z_dim)
         frames = source(samplers.slerp(ends[0][0], ends[1][0], interpolate))
@@ -88,7 +90,7 @@ def export(
     run_dir: RunDir = None,
     out: Annotated[Path, typer.Option(help="TF Serving model base path.")] = Path("saved_models/generator"),
     version: Annotated[int | None, typer.Option(min=1, help="Version number (default: the next one).")] = None,
-    checkpoint: Annotated[str, typer.Option(help="best (by val FID), last, or a checkpoint folder.")] = "best",
+    checkpoint: Checkpoint = DEFAULT_CHECKPOINT,
     max_images: Annotated[
         int, typer.Option(min=1, help="Images per request the signatures accept (a bound on a server's memory).")
     ] = 1024,
@@ -98,17 +100,18 @@ def export(
     import_tensorflow()
     from kgan import runs
     from kgan.serving.export import export_run, signatures
+    from kgan.training.checkpoint import summary as checkpoint_summary
 
     target = runs.resolve_run(run_dir)
-    path, description = export_run(target, out, version, checkpoint, max_images)
+    path, origin = export_run(target, out, version, checkpoint, max_images)
     if as_json:
         config = runs.load_config(target)
-        record = {"path": str(path), "version": int(path.name), "run": str(target), "checkpoint": description}
-        record.update(max_images=max_images, signatures=signatures(config.z_dim, config.image_size))
+        record = {"path": str(path), "version": int(path.name), "run": str(target), "checkpoint": origin["checkpoint"]}
+        record.update(max_images=max_images, signatures=signatures(config.z_dim, config.image_size), provenance=origin)
         print(json.dumps(record))
         return
     console.print(
-        f"exported {target.name} ({description}) to {path}; serve it with TF Serving "
+        f"exported {target.name} ({checkpoint_summary(origin['checkpoint'])}) to {path}; serve it with TF Serving "
         f"(model base path {Path(out).resolve()}) or `kgan serve --model-base-path {out}`"
     )
 
@@ -118,16 +121,32 @@ def serve(
         "saved_models/generator"
     ),
     model: Annotated[str, typer.Option(help="Model name in the URL.")] = "generator",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1.")] = 8501,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (IPv4); anything but loopback opens it to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port.")] = 8501,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A web page origin allowed to call the server from a browser (CORS), e.g. "
+            "http://localhost:3000; repeat for several, * for any. Others are refused."
+        ),
+    ] = None,
 ) -> None:
-    """Serve an export on 127.0.0.1 with TF Serving's REST predict API (a local stand-in, no Docker needed)."""
+    """Serve an export with TF Serving's REST predict API (a local stand-in, no Docker needed)."""
     import_tensorflow()
-    from kgan.serving.server import PredictServer
+    from kgan.serving.server import PredictServer, is_loopback
 
+    if not is_loopback(host):
+        warn(
+            f"listening on {host}: anyone who can reach this machine can run the model; "
+            "kgan serve is a stand-in, use TF Serving in production"
+        )
     try:
-        server = PredictServer(model_base_path, model, port=port)
+        server = PredictServer(model_base_path, model, host=host, port=port, allow_origins=tuple(allow_origin or ()))
     except OSError as error:
-        raise KganError(f"cannot listen on 127.0.0.1:{port} ({error.strerror}); pick another --port") from None
+        reason = error.strerror or str(error)
+        raise KganError(f"cannot listen on {host}:{port} ({reason}); pick another --port or --host") from None
     console.print(f"serving {model} version {server.version} at {server.url}/v1/models/{model}:predict (Ctrl-C stops)")
     try:
         server.serve_forever()

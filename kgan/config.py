@@ -31,7 +31,8 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_MODES = ("auto", "on", "off")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 IMAGE_SIZES = (32, 64, 128)
-AUGMENTATIONS = ("color", "translation", "cutout")  # DiffAugment's transforms (kgan.training.augment)
+DIFF_AUGMENTATIONS = ("color", "translation", "cutout")  # DiffAugment's transforms (kgan.training.augment)
+AUGMENTATIONS = (*DIFF_AUGMENTATIONS, "flip")  # flip: real images mirrored at random (StyleGAN's --mirror)
 
 # What each variant changes from the baseline defaults below.
 VARIANT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -78,6 +79,9 @@ class TrainConfig:
         "Prepared dataset folder, or 'synthetic' (the embedded avatars, cached in ~/.cache/kgan or $KGAN_CACHE_DIR).",
     )
     image_size: int = param(64, "Model resolution in pixels (paper: 64).", choices=IMAGE_SIZES)
+    allow_upsample: bool = param(
+        False, "Train at an --image-size larger than the prepared data's, enlarging every image (blurry)."
+    )
     # Architecture (pytorch/examples DCGAN layout: ngf = ndf = 64)
     z_dim: int = param(100, "Noise size (paper: 100, Gaussian).", min=1)
     g_width: int = param(64, "Generator base width (ngf).", min=1)
@@ -98,7 +102,9 @@ class TrainConfig:
     steps_per_epoch: int = param(0, "Steps per epoch (0: one pass over the training split).", min=0)
     ema: float = param(0.0, "Generator EMA decay, e.g. 0.999 (0: off).", min=0, below=1)
     augment: str = param(
-        "", "DiffAugment before every D call, for small datasets: any of color,translation,cutout (empty: off)."
+        "",
+        "For small datasets, any of: flip (real images mirrored at random), color,translation,cutout "
+        "(DiffAugment before every D call). Empty: off.",
     )
     # Validation FID (the paper selects by val FID after every epoch)
     fid_every: int = param(1, "Validation FID every N epochs (0: off).", min=0)
@@ -210,6 +216,11 @@ def augmentations(policy: str) -> tuple[str, ...]:
     if unknown:
         raise KganError(f"--augment: unknown transform(s) {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
     return tuple(name for name in AUGMENTATIONS if name in names)
+
+
+def diff_augmentations(policy: str) -> tuple[str, ...]:
+    """The DiffAugment transforms of an --augment policy (what D's inputs go through)."""
+    return tuple(name for name in augmentations(policy) if name in DIFF_AUGMENTATIONS)
 
 
 def fields() -> tuple[dataclasses.Field, ...]:

@@ -22,6 +22,7 @@ import json
 import os
 import socket
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
 from kgan.data.default import resolve_dataset
-from kgan.errors import KganError
+from kgan.errors import KganError, KganWarning
 from kgan.files import write_text_atomic
 
 
@@ -96,6 +97,7 @@ def config_on_resume(run_dir: Path, epochs: int | None = None, time_budget: floa
 def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | None = None) -> Path:
     """Make a run directory holding the config and the dataset reference."""
     config.validate()
+    check_image_size(config, dataset)
     run_dir = Path(run_dir) if run_dir else new_run_dir(config.variant)
     if (run_dir / "config.json").exists():
         raise KganError(f"{run_dir} already holds a run: pass --resume to continue it, or another --run-dir")
@@ -107,6 +109,22 @@ def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | No
     config.save(run_dir / "config.json")  # last: a folder with config.json is a whole run
     mark_latest(run_dir)
     return run_dir
+
+
+def check_image_size(config: TrainConfig, dataset: PreparedDataset) -> None:
+    """A model larger than the stored images would learn enlarged, blurry images: refused
+    unless asked for (`allow_upsample`), and then a warning."""
+    if config.image_size <= dataset.image_size:
+        return
+    size, stored = config.image_size, dataset.image_size
+    if not config.allow_upsample:
+        raise KganError(
+            f"--image-size {size} is larger than the data's {stored} px: prepare the data at that size "
+            f"(kgan data prepare SOURCE --size {size} --out DIR), or pass --allow-upsample to enlarge every image"
+        )
+    warnings.warn(
+        f"training at {size} px on {stored}-px images: every image is enlarged (blurry)", KganWarning, stacklevel=2
+    )
 
 
 def run_dataset(run_dir: Path) -> PreparedDataset:
@@ -156,6 +174,14 @@ def read_json(path: Path, default: Any = None) -> Any:
 def write_status(run_dir: Path, status: str, **details: Any) -> None:
     info = read_json(Path(run_dir) / "run.json", {}) or {}
     info.update(status=status, updated=time.time(), **details)
+    write_text_atomic(Path(run_dir) / "run.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+
+def record_session(run_dir: Path, origin: dict[str, Any]) -> None:
+    """Add a training session's provenance (command, versions, machine…) to run.json's
+    `sessions`: one entry per process that trained the run, the first one its start."""
+    info = read_json(Path(run_dir) / "run.json", {}) or {}
+    info["sessions"] = [*info.get("sessions", []), origin]
     write_text_atomic(Path(run_dir) / "run.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
 
 

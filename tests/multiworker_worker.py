@@ -6,10 +6,12 @@ of a MultiWorkerMirroredStrategy cluster, then save this worker's final weights.
 The chief creates RUN_DIR if it holds no run; the other workers take the run from the
 chief (RUN_DIR may be a folder of their own, or the chief's on a shared filesystem).
 SCORES ("5,4,6"): the chief's validation scores, one per epoch, with patience 2 (the
-scripted stand-in for validation FID). Exit code: 0 finished or stopped early, 130
-interrupted, 3 failed.
+scripted stand-in for validation FID). KGAN_TEST_FAULT="KIND:STEP:WORKER" makes that worker
+fail after that step as a real fault would: KIND oom (TensorFlow's out of memory) or disk
+(no space left). Exit code: 0 finished or stopped early, 130 interrupted, 3 failed.
 """
 
+import errno
 import os
 import sys
 
@@ -35,7 +37,26 @@ class SaveWeights(keras.callbacks.Callback):
         np.savez(out, *weights)
 
 
+class Fault(keras.callbacks.Callback):
+    def __init__(self, kind: str, step: int):
+        super().__init__()
+        self.kind, self.step = kind, step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations.numpy()) != self.step:
+            return
+        if self.kind == "oom":
+            import tensorflow as tf
+
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[8,64,16,16]")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.path.join(run_dir, "metrics.jsonl"))
+
+
 _, index, chief = cluster_role()
+faults = []
+if os.environ.get("KGAN_TEST_FAULT"):
+    kind, step, worker = os.environ["KGAN_TEST_FAULT"].split(":")
+    faults = [Fault(kind, int(step))] if int(worker) == index else []
 if chief and not os.path.exists(os.path.join(run_dir, "config.json")):
     fid = dict(fid_every=1, patience=2) if scores else {}
     config = tiny_config(epochs=int(epochs), batch_size=8, strategy="multiworker", deterministic=False, **fid)
@@ -50,7 +71,7 @@ if scores:
 
 
 result = train_multiworker(
-    run_dir, epochs=int(epochs), callbacks=[SaveWeights()], timeout=float(timeout), validator=validator
+    run_dir, epochs=int(epochs), callbacks=[SaveWeights(), *faults], timeout=float(timeout), validator=validator
 )
 print(f"worker {index} {result.status} {result.step} {result.message}", flush=True)
 sys.exit({"finished": 0, "stopped_early": 0, "interrupted": 130}.get(result.status, 3))

@@ -24,7 +24,7 @@ ALL = ("color", "translation", "cutout")
 def test_policy_names_are_checked():
     assert augmentations("cutout, color") == ("color", "cutout") and augmentations("") == ()
     with pytest.raises(KganError, match="unknown transform"):
-        augmentations("color,flip")
+        augmentations("color,rotate")
     with pytest.raises(KganError, match="unknown transform"):
         tiny_config(augment="rotate")
 

@@ -161,7 +161,9 @@ def test_kgan_fid_json_and_table(workdir, small_dataset, tmp_path):
     for key in ("fid", "kid", "n_real", "n_generated", "features", "split", "checkpoint"):
         assert key in record
     assert record["split"] == "test" and record["n_real"] == record["n_generated"] == 20
-    assert "no validation FID was recorded" in record["checkpoint"]
+    assert "no validation FID was recorded" in record["checkpoint"]["description"]
+    assert record["checkpoint"]["step"] == 1 and record["checkpoint"]["epoch"] == 1
+    assert record["checkpoint"]["val_fid"] is None
     assert record["rank_deficient"] is False and record["dimensions"] == 4  # 20 images, 4-d features
     few = kgan("fid", "--features", str(model_path), "--samples", "3", cwd=workdir)
     assert few.returncode == 0, few.stderr
@@ -240,3 +242,22 @@ def test_version_names_the_stack_and_the_cpu_backend(workdir):
     assert shown.returncode == 0, shown.stderr
     assert f"TensorFlow {tf.__version__}" in shown.stdout and f"Keras {keras.__version__}" in shown.stdout
     assert "GPU: " in shown.stdout and "oneDNN" in shown.stdout
+
+
+def test_a_model_larger_than_the_data_is_refused_unless_asked_for(workdir, small_dataset):
+    tiny = [*TINY[:2], *TINY[4:]]  # without --image-size
+    bigger = ["train", "--data", str(small_dataset), "--image-size", "128", *tiny, "--epochs", "1"]
+    refused = kgan(*bigger, "--steps-per-epoch", "1", cwd=workdir)
+    assert_one_line_error(refused, "--image-size 128", "96 px", "kgan data prepare", "--allow-upsample")
+    assert not (workdir / "runs").exists() or not any((workdir / "runs").iterdir())  # no run left behind
+    allowed = kgan(*bigger, "--steps-per-epoch", "1", "--allow-upsample", cwd=workdir)
+    assert allowed.returncode == 0, allowed.stderr
+    warnings = [line for line in allowed.stderr.splitlines() if line.startswith("kgan: warning:")]
+    assert len(warnings) == 1 and "enlarged" in warnings[0] and "128 px on 96-px" in warnings[0]
+
+
+def test_data_commands_warn_when_an_evaluation_split_is_too_small_for_fid(workdir):
+    drawn = kgan("data", "synthetic", "--out", "few", "--count", "1500", "--val", "1000", "--test", "30", cwd=workdir)
+    assert drawn.returncode == 0, drawn.stderr
+    warnings = [line for line in drawn.stderr.splitlines() if line.startswith("kgan: warning:")]
+    assert len(warnings) == 1 and "test split has 30 images" in warnings[0] and "--test" in warnings[0]

@@ -152,11 +152,22 @@ def test_every_result_is_available_as_json(tmp_path, source_images):
         assert specs(function.structured_input_signature[1]) == described(signature["inputs"])
         assert specs(function.structured_outputs) == described(signature["outputs"])
 
+    # One model everywhere: sample, export and fid choose the same checkpoint by default, and say which.
+    assert exported["checkpoint"]["name"] == "step-00000002" and exported["checkpoint"]["epoch"] == 1
+    assert "no validation FID was recorded" in exported["checkpoint"]["description"]
     from_run = run_json("sample", "--n", "6", "--seed", "3", "--out", "grid.png")
     assert from_run["n"] == 6 and from_run["seed"] == 3 and from_run["source"] == "run"
-    assert from_run["checkpoint"].startswith("last") and (tmp_path / "grid.png").is_file()
+    assert from_run["checkpoint"] == exported["checkpoint"] and (tmp_path / "grid.png").is_file()
     from_export = run_json("sample", "--saved-model", "models/generator", "--out", "export.png", "--seed", "3")
-    assert from_export["source"] == "saved_model" and from_export["checkpoint"] is None
+    assert from_export["source"] == "saved_model" and from_export["checkpoint"] == exported["checkpoint"]
+    origin = from_export["provenance"]  # what the export carries in assets.extra/kgan.json
+    assert origin == exported["provenance"] and origin["run"] == str((tmp_path / exported["run"]).resolve())
+    assert (
+        origin["model"]["image_size"] == 32
+        and origin["split_id"] == json.loads((tmp_path / exported["run"] / "dataset.json").read_text())["split_id"]
+    )
+    assert origin["versions"]["tensorflow"] == tf.__version__ and origin["machine"]["cpu"]
+    assert origin["command"].startswith("kgan export")
     walk = run_json("sample", "--interpolate", "4", "--out", "walk.png")
     assert walk["frames"] == 4 and walk["seed_end"] == walk["seed"] + 1
     reported = run_json("report")

@@ -73,3 +73,12 @@ def test_toml_round_trip_is_exact():
     config = TrainConfig.resolve("wgangp", "quick", flags={"lr_g": 1e-5, "inception": 'a "quoted" path', "ema": 0.999})
     assert TrainConfig.from_dict(tomllib.loads(config.to_toml())) == config
     assert list(tomllib.loads(config.to_toml())) == [field.name for field in fields()]
+
+
+def test_augment_policies_split_into_the_mirror_and_diffaugment():
+    from kgan.config import augmentations, diff_augmentations
+
+    assert augmentations("flip, cutout,color") == ("color", "cutout", "flip")
+    assert diff_augmentations("flip,cutout") == ("cutout",) and diff_augmentations("flip") == ()
+    with pytest.raises(KganError, match="mirror"):
+        augmentations("mirror")

@@ -97,6 +97,15 @@ def test_two_train_processes_and_a_resumed_one_give_identical_weights(workdir, v
     _finish(_train(workdir, f"{variant}-resumed", variant, 2, "--resume"))
     _same_run(workdir, f"{variant}-1", f"{variant}-2")
     _same_run(workdir, f"{variant}-1", f"{variant}-resumed")
+    # What reproducing needs is recorded: each session's command, versions, machine and split.
+    sessions = json.loads((workdir / f"{variant}-resumed" / "run.json").read_text())["sessions"]
+    assert [session["start_step"] for session in sessions] == [0, 15]
+    assert sessions[0]["command"].startswith(f"kgan train --variant {variant} --data data600 --epochs 1 ")
+    assert sessions[1]["command"].endswith("--resume")
+    split_id = json.loads((workdir / f"{variant}-1" / "dataset.json").read_text())["split_id"]
+    for session in sessions:
+        assert session["split_id"] == split_id and session["versions"]["tensorflow"] == tf.__version__
+        assert session["versions"]["keras"] and session["machine"]["cpu"] and session["machine"]["gpus"] == []
 
 
 @pytest.mark.slow

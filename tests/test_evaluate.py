@@ -66,7 +66,10 @@ def test_offline_inception_is_one_clear_error(monkeypatch, tmp_path):
     closed = closed_url("/inception.tar.gz")
     with pytest.raises(KganError, match="--inception PATH") as error:
         load_extractor(None, closed)
-    assert "\n" not in str(error.value)
+    message = str(error.value)
+    assert "\n" not in message
+    # The offline way that measures something comes first; random weights come last.
+    assert message.index("--features avatar") < message.index("--inception PATH") < message.index("random-inception")
     monkeypatch.setenv("KGAN_INCEPTION", str(tmp_path / "missing"))
     with pytest.raises(KganError, match="does not exist"):
         load_extractor()
@@ -137,14 +140,17 @@ def test_real_validation_fid_in_training_and_kgan_fid(feature_model, small_datas
     assert train(run_dir).status == "finished"
     rows = runs.read_metrics(run_dir)
     assert all(np.isfinite(r["val_fid"]) for r in rows)
-    result, description = evaluate_run(run_dir, split="test")
-    assert description.startswith("best") and result.n_real == result.n_generated == 20
+    result, chosen = evaluate_run(run_dir, split="test")
+    assert chosen["description"].startswith("best") and result.n_real == result.n_generated == 20
+    best = min(rows, key=lambda row: row["val_fid"])  # the record names the checkpoint it scored
+    assert (chosen["epoch"], chosen["step"], chosen["val_fid"]) == (best["epoch"], 3 * best["epoch"], best["val_fid"])
     assert result.kid is not None and not result.comparable
     logged = [json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines()]
-    assert logged[-1]["fid"] == pytest.approx(result.fid)
+    assert logged[-1]["fid"] == pytest.approx(result.fid) and logged[-1]["checkpoint"] == chosen
     assert 0 <= result.precision <= 1 and 0 <= result.recall <= 1
-    last, description = evaluate_run(run_dir, split="val", checkpoint_choice="last", samples=10)
-    assert description.startswith("last") and last.n_generated == 10
+    last, chosen = evaluate_run(run_dir, split="val", checkpoint_choice="last", samples=10)
+    assert chosen["description"].startswith("last") and last.n_generated == 10
+    assert (chosen["epoch"], chosen["step"], chosen["val_fid"]) == (2, 6, rows[-1]["val_fid"])
 
     # pytorch-fid's statistics format: written from the split, read back as the reference
     saved, _ = evaluate_run(run_dir, split="val", save_stats=tmp_path / "val.npz")

@@ -17,7 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import assert_one_line_error, closed_url, kgan, python_env, tiny_config
+from helpers import (
+    assert_one_line_error,
+    closed_url,
+    free_ports,
+    kgan,
+    python_env,
+    start_kgan,
+    tiny_config,
+    wait_for_line,
+)
 from PIL import Image
 
 from kgan.data.dataset import PreparedDataset
@@ -350,3 +359,61 @@ def test_server_under_concurrent_good_and_abusive_load(server):
     assert set(bads) == {400} and all(code == 200 for is_good, code, _ in answers if is_good is None)
     growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     assert growth_mb < 300, growth_mb
+
+
+def call(url: str, method: str = "GET", body: dict | None = None, origin: str | None = None):
+    """(status, headers, JSON or None) of one request, errors included."""
+    headers = {"Content-Type": "application/json", **({"Origin": origin} if origin else {})}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            raw = response.read()
+            return response.status, response.headers, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, json.loads(error.read())
+
+
+def test_browsers_of_listed_origins_may_call_the_server_and_others_are_refused(exported):
+    base, _ = exported
+    page = "http://localhost:3000"
+    server = PredictServer(base, "generator", allow_origins=(page,)).start()
+    try:
+        predict_url = f"{server.url}/v1/models/generator:predict"
+        status, headers, _ = call(predict_url, "OPTIONS", origin=page)  # the browser's preflight
+        assert status == 204 and headers["Access-Control-Allow-Origin"] == page
+        assert "POST" in headers["Access-Control-Allow-Methods"]
+        assert "Content-Type" in headers["Access-Control-Allow-Headers"]
+        status, headers, answer = call(
+            predict_url, "POST", {"signature_name": "sample", "inputs": {"n": 1, "seed": 1}}, page
+        )
+        assert status == 200 and headers["Access-Control-Allow-Origin"] == page and "outputs" in answer
+        for method, body in (("POST", {"inputs": {"z": [[0.0] * 8]}}), ("OPTIONS", None), ("GET", None)):
+            status, headers, answer = call(predict_url, method, body, origin="http://elsewhere.example")
+            assert status == 403 and "--allow-origin http://elsewhere.example" in answer["error"]
+            assert "Access-Control-Allow-Origin" not in headers
+        status, headers, _ = call(f"{server.url}/v1/models/generator")  # no Origin: not a browser, served
+        assert status == 200 and "Access-Control-Allow-Origin" not in headers
+    finally:
+        server.stop()
+    anyone = PredictServer(base, "generator", allow_origins=("*",)).start()
+    try:
+        status, headers, _ = call(f"{anyone.url}/v1/models/generator", origin="http://elsewhere.example")
+        assert status == 200 and headers["Access-Control-Allow-Origin"] == "*"
+    finally:
+        anyone.stop()
+
+
+def test_kgan_serve_listens_where_told_and_warns_off_loopback(exported, tmp_path):
+    base, _ = exported
+    for host, warned in (("127.0.0.1", False), ("0.0.0.0", True)):
+        port = free_ports(1)[0]
+        process = start_kgan("serve", "--model-base-path", str(base), "--host", host, "--port", str(port), cwd=tmp_path)
+        try:
+            wait_for_line(process, "serving generator")
+            status, _, _ = call(f"http://127.0.0.1:{port}/v1/models/generator")
+            assert status == 200
+        finally:
+            process.terminate()
+            _, stderr = process.communicate(timeout=60)
+        assert ("kgan: warning: listening on 0.0.0.0" in stderr) == warned, stderr

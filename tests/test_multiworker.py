@@ -27,13 +27,17 @@ def start_workers(
     timeout: float,
     scores: str | None = None,
     run_dirs: tuple[str, str] = ("run", "run"),
+    **env: str,
 ) -> list[subprocess.Popen]:
-    """Two worker processes; worker i trains with `tmp_path / run_dirs[i]` as its run folder."""
+    """Two worker processes; worker i trains with `tmp_path / run_dirs[i]` as its run folder;
+    `env` is added to both's environment."""
+    extra = env
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     processes = []
     for index in range(2):
-        env = python_env(TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        task = {"type": "worker", "index": index}
+        env = python_env(TF_CONFIG=json.dumps({"cluster": cluster, "task": task}), **extra)
         command = [
             sys.executable,
             str(HERE / "multiworker_worker.py"),
@@ -156,6 +160,33 @@ def test_ctrl_c_on_one_worker_stops_every_worker_at_the_same_step_and_resumes(tm
     epochs = steps[0] // 3 + 2
     finish(start_workers(tmp_path, small_dataset, epochs=epochs, timeout=60), 0, f"finished {epochs * 3}")
     assert runs.read_json(run / "run.json")["status"] == "finished"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        ("oom", "out of memory at step 4 (OOM when allocating"),
+        ("disk", "metrics.jsonl: No space left on device (free some space"),
+    ],
+)
+def test_a_fault_is_named_where_it_happened_and_the_other_worker_reports_losing_it(
+    tmp_path, small_dataset, fault, says
+):
+    processes = start_workers(tmp_path, small_dataset, 3, timeout=15, KGAN_TEST_FAULT=f"{fault}:4:0")
+    try:
+        outputs = [process.communicate(timeout=300) for process in processes]
+    finally:
+        stop(processes)
+    (chief, chief_err), (other, _) = outputs
+    assert [process.returncode for process in processes] == [3, 3], chief_err[-3000:]
+    assert chief.startswith("worker 0 failed 4 ") and says in chief and "\n" not in chief.strip(), chief
+    assert "Traceback" not in chief_err
+    assert "lost contact with another worker" in other and "--resume" in other, other
+    record = runs.read_json(tmp_path / "run" / "run.json")
+    assert record["status"] == "failed" and says in record["reason"]
+    if fault == "oom":  # the progress since the epoch's checkpoint is saved
+        assert "checkpoint step-00000004 saved" in chief
 
 
 @pytest.mark.slow

@@ -41,6 +41,22 @@ def test_resuming_at_any_step_sees_exactly_the_same_batches(images):
                 np.testing.assert_array_equal(a[key], b[key])
 
 
+def test_flip_mirrors_about_half_the_real_images_the_same_way_on_resume(images):
+    plain, flipped = collect(images, 0, 10), collect(images, 0, 10, flip=True)
+    mirrored = 0
+    for a, b in zip(plain, flipped):
+        assert sorted(b) == sorted(a)  # the mirror's draws stay in the pipeline
+        np.testing.assert_array_equal(a["z"], b["z"])  # no other draw moves
+        for image, seen in zip(a["real"], b["real"]):
+            if np.array_equal(seen, image[:, ::-1]) and not np.array_equal(seen, image):
+                mirrored += 1
+            else:
+                np.testing.assert_array_equal(seen, image)
+    assert 10 <= mirrored <= 30  # of 40 images, each mirrored with probability ½
+    for a, b in zip(flipped[4:], collect(images, 4, 10, flip=True)):
+        np.testing.assert_array_equal(a["real"], b["real"])
+
+
 def test_each_epoch_is_a_fresh_permutation(images):
     full = collect(images, 0, 10, steps_per_epoch=12, batch_size=4, image_size=12)
     epoch0 = np.concatenate([b["real"] for b in full[:10]])

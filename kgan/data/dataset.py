@@ -37,6 +37,21 @@ def default_holdout(count: int) -> int:
     return min(PAPER_HOLDOUT, count // 10)
 
 
+FID_MIN_IMAGES = 1000  # below this FID's bias swamps the differences between models
+FID_FULL_RANK = 2048  # the FID Inception's dimension: fewer images give a rank-deficient covariance
+
+
+def small_evaluation_splits(counts: dict[str, int]) -> list[str]:
+    """A warning for each evaluation split too small for a meaningful FID."""
+    return [
+        f"the {split} split has {counts[split]} images: an FID on fewer than {FID_MIN_IMAGES:,} is dominated by "
+        f"its bias (and below {FID_FULL_RANK:,}, Inception's dimension, compares only with FIDs from as many "
+        f"images); use more data or a larger --{split}"
+        for split in ("val", "test")
+        if 0 < counts.get(split, 0) < FID_MIN_IMAGES
+    ]
+
+
 def make_splits(count: int, seed: int, val: int | None = None, test: int | None = None) -> dict[str, list[int]]:
     """A seeded random partition of `range(count)` into train/val/test index lists."""
     val = default_holdout(count) if val is None else val

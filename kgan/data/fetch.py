@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kgan.data.dataset import IngestReport, PreparedDataset
 from kgan.data.prepare import cache_dir, check_output, prepare
-from kgan.errors import KganError
+from kgan.errors import KganError, first_line
 
 # The link given in the paper (71,314 anime faces, 96×96 JPEG).
 ANIME_FACES_URL = "https://drive.google.com/uc?id=1IGrTr308mGAaCKotpkkm8wTKlWs9Jq-p"
@@ -49,7 +49,7 @@ def fetch(
                 url, str(partial), quiet=True, resume=True, progress=download_progress, timeout=(15, 120), retries=2
             )
         except network_errors as error:  # anything else is a bug, and stays a traceback
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            reason = first_line(error)
             raise KganError(
                 f"cannot download {name} from {url} ({reason}): open that link in a browser, save the "
                 f"file, then run `kgan data prepare FILE --out {out}`"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from kgan.config import augmentations, diff_augmentations
 from kgan.data.dataset import PreparedDataset
 
 DEFAULT_CACHE_BYTES = 4 << 30  # load a split into RAM when it is at most this big
@@ -93,6 +94,7 @@ def training_dataset(
     end_step: int,
     n_critic: int = 1,
     augment: bool = False,
+    flip: bool = False,
 ) -> tf.data.Dataset:
     """One element per training step, for steps `start_step .. end_step - 1`, from `images`:
     uint8 `[N, S, S, 3]` (or a lazy split), or a model-ready float32 split (`load_split`).
@@ -101,7 +103,8 @@ def training_dataset(
     real batch for every critic step), `z` [n_critic·B, z_dim] (the noise of each critic
     step; the last one also feeds the G step) and `alpha` [n_critic·B, 1, 1, 1] (penalty
     interpolation weights); with `augment`, also `augment` [n_critic·B, AUGMENT_DRAWS]
-    (uniforms for DiffAugment's transforms).
+    (uniforms for DiffAugment's transforms). With `flip`, each real image is mirrored left to
+    right with probability ½, decided by its own draw from (seed, step).
     """
     count = len(images)
     per_step = n_critic * batch_size
@@ -139,14 +142,20 @@ def training_dataset(
         }
         if augment:
             drawn["augment"] = tf.random.stateless_uniform([per_step, AUGMENT_DRAWS], seed=seeded(2))
+        if flip:
+            drawn["mirror"] = tf.random.stateless_uniform([per_step], seed=seeded(3)) < 0.5
         return drawn
+
+    def combine(real: tf.Tensor, drawn: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        if flip:
+            mirror = drawn.pop("mirror")[:, None, None, None]
+            real = tf.where(mirror, tf.reverse(real, axis=[2]), real)
+        return {"real": real, **drawn}
 
     real = positions.map(load, num_parallel_calls=tf.data.AUTOTUNE)
     noise = tf.data.Dataset.range(start_step, end_step).map(draws, num_parallel_calls=tf.data.AUTOTUNE)
     batches = (
-        tf.data.Dataset.zip(real, noise)
-        .map(lambda r, n: {"real": r, **n}, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
+        tf.data.Dataset.zip(real, noise).map(combine, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     )
     return batches.with_options(_released_at_once())
 
@@ -182,5 +191,6 @@ def config_dataset(images: np.ndarray, config, steps_per_epoch: int, start_step:
         start_step=start_step,
         end_step=end_step,
         n_critic=config.n_critic,
-        augment=bool(config.augment),
+        augment=bool(diff_augmentations(config.augment)),
+        flip="flip" in augmentations(config.augment),
     )

@@ -166,7 +166,7 @@ def evaluate_run(
     run_dir: Path,
     *,
     split: str = "test",
-    checkpoint_choice: str = "best",
+    checkpoint_choice: str = checkpoint.DEFAULT_CHOICE,
     samples: int | None = None,
     features: str | None = None,
     inception: str | None = None,
@@ -174,13 +174,14 @@ def evaluate_run(
     save_stats: Path | None = None,
     ref_stats: Path | None = None,
     announce: Callable[[str], None] | None = None,
-) -> tuple[FidResult, str]:
+) -> tuple[FidResult, dict[str, Any]]:
     """FID/KID/precision/recall of a run's checkpoint on a split (or against `ref_stats`, a
     statistics file); `save_stats` also writes the split's statistics in pytorch-fid's format.
-    The result is appended to evaluations.jsonl."""
+    The result, with the checkpoint's record (`checkpoint.chosen`), is appended to
+    evaluations.jsonl; both are returned."""
     run_dir = Path(run_dir)
     config = runs.load_config(run_dir)
-    path, description = checkpoint.resolve(run_dir, checkpoint_choice)
+    path, chosen = checkpoint.chosen(run_dir, checkpoint_choice)
     dataset = runs.run_dataset(run_dir)
     if split not in ("val", "test", "train"):
         raise KganError(f"--split must be val or test, got {split!r}")
@@ -211,7 +212,7 @@ def evaluate_run(
         batch_size=batch_size,
         reference=reference,
     )
-    record = {**result.to_dict(), "checkpoint": description, "time": time.time()}
+    record = {**result.to_dict(), "checkpoint": chosen, "time": time.time()}
     with open(run_dir / "evaluations.jsonl", "a") as log:
         log.write(json.dumps(record) + "\n")
-    return result, description
+    return result, chosen

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan.errors import KganError
+from kgan.errors import KganError, first_line
 from kgan.metrics.tfgan import tensorflow_hub
 
 INCEPTION_HANDLE = "https://tfhub.dev/tensorflow/tfgan/eval/inception/1"
@@ -79,12 +79,13 @@ def inception_extractor(handle: str) -> FeatureExtractor:
     try:
         module = hub.load(str(local) if local.exists() else handle)
     except Exception as error:  # hub raises URLError, OSError, ValueError, tf errors alike
-        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        reason = first_line(error)
         raise KganError(
-            f"cannot load the FID Inception from {handle} ({reason}); on a machine with internet "
-            f"download {INCEPTION_HANDLE}?tf-hub-format=compressed, unpack it, and pass its folder with "
-            f"--inception PATH (or set {INCEPTION_ENV}); or use --features random-inception-v3 "
-            "(not comparable with published FIDs)"
+            f"cannot load the FID Inception from {handle} ({reason}); offline, use --features avatar "
+            "(kgan's avatar classifier: meaningful on avatars, trained here once); for FIDs comparable "
+            f"with papers download {INCEPTION_HANDLE}?tf-hub-format=compressed on a machine with internet, "
+            f"unpack it and pass its folder with --inception PATH (or set {INCEPTION_ENV}); "
+            "--features random-inception-v3 runs anywhere but measures little"
         ) from None
     finally:
         socket.setdefaulttimeout(previous)

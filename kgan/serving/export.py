@@ -12,16 +12,18 @@ Signatures (the first is `serving_default`):
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import keras
 import tensorflow as tf
 
-from kgan import runs
-from kgan.errors import KganError
+from kgan import provenance, runs
+from kgan.errors import KganError, first_line
+from kgan.files import describe_os_error, temporary_dir, write_text_atomic
 from kgan.training import checkpoint
 
 DEFAULT_OUT = Path("saved_models/generator")
@@ -92,17 +94,30 @@ def signatures(z_dim: int, image_size: int) -> dict[str, dict[str, dict[str, lis
     }
 
 
+PROVENANCE = Path("assets.extra") / "kgan.json"  # beside the model, where TF Serving keeps extra files
+
+
+def read_provenance(version_dir: Path) -> dict[str, Any] | None:
+    """The record an export carries of where it came from (None for an export without one)."""
+    try:
+        return json.loads((Path(version_dir) / PROVENANCE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def export_run(
     run_dir: Path,
     out: Path = DEFAULT_OUT,
     version: int | None = None,
-    checkpoint_choice: str = "best",
+    checkpoint_choice: str = checkpoint.DEFAULT_CHOICE,
     max_images: int = MAX_IMAGES,
-) -> tuple[Path, str]:
-    """Export a run's sampling generator (EMA weights when kept) to `out/<version>`."""
+) -> tuple[Path, dict[str, Any]]:
+    """Export a run's sampling generator (EMA weights when kept) to `out/<version>`, with the
+    record of where it came from in `assets.extra/kgan.json`; returns the version folder and
+    that record."""
     run_dir = Path(run_dir)
     config = runs.load_config(run_dir)
-    path, description = checkpoint.resolve(run_dir, checkpoint_choice)
+    path, chosen = checkpoint.chosen(run_dir, checkpoint_choice)
     generator = checkpoint.load_generator(path, config)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -117,21 +132,37 @@ def export_run(
         out.mkdir(parents=True, exist_ok=True)
         for stale in out.glob(".*.tmp"):  # left by an export that was killed
             shutil.rmtree(stale, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=out))
+        tmp = temporary_dir(out, prefix=f".{version}.")
     except OSError as error:
         raise KganError(f"cannot write to {out}: {error.strerror}; choose a writable --out") from None
     try:
         if max_images < 1:
             raise KganError(f"--max-images must be at least 1, got {max_images}")
         build_archive(generator, config.z_dim, max_images).write_out(str(tmp / "model"), verbose=False)
+        origin = _origin(run_dir, config, chosen, max_images)
+        write_text_atomic(tmp / "model" / PROVENANCE, json.dumps(origin, indent=2) + "\n")
         (tmp / "model").rename(final)  # TF Serving only ever sees complete version folders
+    except OSError as error:
+        raise KganError(f"cannot write the export to {out}: {describe_os_error(error)}") from None
     except tf.errors.OpError as error:  # TensorFlow's file writes fail as ops (e.g. SaveV2)
         cause = re.search(r";\s*([^;\[]+?)\s*\[Op:", error.message or "")
-        reason = cause.group(1) if cause else (error.message or type(error).__name__).splitlines()[0][:160]
+        reason = cause.group(1) if cause else first_line(error.message or "", empty=type(error).__name__)
         raise KganError(
             f"cannot write the export to {out}: {reason} (a full disk or a file-size limit?); "
             "free some space or choose another --out"
         ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return final, description
+    return final, origin
+
+
+def _origin(run_dir: Path, config, chosen: dict[str, Any], max_images: int) -> dict[str, Any]:
+    dataset = runs.read_json(run_dir / "dataset.json") or {}
+    model = {name: getattr(config, name) for name in ("variant", "loss", "image_size", "z_dim", "seed", "ema")}
+    return provenance.record(
+        run=str(run_dir.resolve()),
+        checkpoint=chosen,
+        model=model,
+        split_id=dataset.get("split_id"),
+        max_images=max_images,
+    )

@@ -8,14 +8,20 @@ documents them: a signature with one output answers with that output's value, un
 several, an object by output name; metadata gives each signature's inputs and outputs with
 `DT_*` dtypes and its `method_name`. Like TF Serving it serves the highest version under the
 model base path, and sends `*_bytes` outputs base64-encoded.
+
+Browsers: with `allow_origins`, a page from a listed origin (or any, with "*") may call
+it — CORS headers on every answer and a preflight (`OPTIONS`) answered, as TF Serving
+sends them; a request from an origin not listed is refused (403) rather than computed.
 It is not a production server: use TF Serving for that (see the README).
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 
-from kgan.errors import KganError
+from kgan.errors import KganError, first_line
 from kgan.serving.export import next_version
 
 MAX_BODY_BYTES = 16 << 20  # a request body (JSON); the export bounds the images per request
@@ -69,11 +75,32 @@ def _op_error_text(error: tf.errors.OpError) -> str:
     return (lines[-1] if lines else type(error).__name__)[:200]
 
 
-class PredictServer:
-    """Serve `base` (a model base path) as model `name` on 127.0.0.1:`port` (0: any free port)."""
+CORS_METHODS = "GET, POST, OPTIONS"
+CORS_HEADERS = "Content-Type"
 
-    def __init__(self, base: Path, name: str = "generator", host: str = "127.0.0.1", port: int = 0):
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the server to this machine."""
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except (OSError, ValueError):
+        return False
+
+
+class PredictServer:
+    """Serve `base` (a model base path) as model `name` on `host`:`port` (0: any free port);
+    browsers of `allow_origins` (origins such as "http://localhost:3000", or "*") may call it."""
+
+    def __init__(
+        self,
+        base: Path,
+        name: str = "generator",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_origins: tuple[str, ...] = (),
+    ):
         self.name, self.base_path = name, Path(base)
+        self.allow_origins = tuple(origin.rstrip("/") for origin in allow_origins)
         self.version, self.model = load_latest(self.base_path)
         server = self
 
@@ -81,7 +108,30 @@ class PredictServer:
             def log_message(self, *args):  # quiet: no access log on stderr
                 pass
 
+            def _origin_refused(self) -> bool:
+                """Answer 403 to a browser whose origin is not allowed; True if it was refused."""
+                origin = self.headers.get("Origin")
+                if origin is None or server.allows(origin):
+                    return False
+                self._send(
+                    403, {"error": f"origin {origin} is not allowed: start kgan serve with --allow-origin {origin}"}
+                )
+                return True
+
+            def do_OPTIONS(self):  # a browser's preflight before a cross-origin POST
+                if self._origin_refused():
+                    return
+                self.send_response(204)
+                self._cors_headers()
+                self.send_header("Access-Control-Allow-Methods", CORS_METHODS)
+                self.send_header("Access-Control-Allow-Headers", CORS_HEADERS)
+                self.send_header("Access-Control-Max-Age", "600")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_GET(self):
+                if self._origin_refused():
+                    return
                 match = ROUTE.match(self.path)
                 if not match or match["verb"] == ":predict" or match["name"] != server.name:
                     return self._send(404, {"error": f"Servable not found for request: {self.path}"})
@@ -91,6 +141,8 @@ class PredictServer:
                 self._send(200, {"model_version_status": [state]})
 
             def do_POST(self):
+                if self._origin_refused():
+                    return
                 match = ROUTE.match(self.path)
                 if not match or not match["verb"] or match["name"] != server.name:
                     return self._send(404, {"error": f"Servable not found for request: {self.path}"})
@@ -108,19 +160,29 @@ class PredictServer:
                     self._send(400, {"error": _op_error_text(error)})
                 except (ValueError, KeyError, TypeError) as error:
                     text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-                    self._send(400, {"error": str(text).splitlines()[0] if str(text) else type(error).__name__})
+                    self._send(400, {"error": first_line(str(text), limit=300, empty=type(error).__name__)})
 
             def _send(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                self._cors_headers()
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _cors_headers(self) -> None:
+                origin = self.headers.get("Origin")
+                if origin is not None and server.allows(origin):
+                    self.send_header("Access-Control-Allow-Origin", "*" if "*" in server.allow_origins else origin)
+                    self.send_header("Vary", "Origin")
+
         self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True  # each request its own thread: a slow one blocks no other
         self.thread: threading.Thread | None = None
+
+    def allows(self, origin: str) -> bool:
+        return "*" in self.allow_origins or origin.rstrip("/") in self.allow_origins
 
     @property
     def url(self) -> str:

@@ -20,7 +20,7 @@ from kgan import runs
 from kgan.errors import KganError
 from kgan.sampling import generate
 from kgan.serving.client import generate_remote
-from kgan.serving.export import next_version
+from kgan.serving.export import next_version, read_provenance
 from kgan.training import checkpoint
 
 
@@ -30,21 +30,22 @@ class ImageSource:
     z_dim: int
     make: Callable[[np.ndarray], np.ndarray]  # z [N, z_dim] → uint8 [N, H, W, 3]
     kind: str = "run"  # run, saved_model or server
-    checkpoint: str | None = None  # a run's checkpoint, as chosen (e.g. "best (step-…)")
+    checkpoint: dict | None = None  # the checkpoint the images come from (`checkpoint.chosen`)
+    provenance: dict | None = None  # an export's record of where it came from
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         return self.make(z)
 
 
-def from_run(run_dir: Path, checkpoint_choice: str = "last") -> ImageSource:
+def from_run(run_dir: Path, checkpoint_choice: str = checkpoint.DEFAULT_CHOICE) -> ImageSource:
     config = runs.load_config(run_dir)
-    path, description = checkpoint.resolve(run_dir, checkpoint_choice)
+    path, record = checkpoint.chosen(run_dir, checkpoint_choice)
     generator = checkpoint.load_generator(path, config)
 
     def make(z: np.ndarray) -> np.ndarray:
         return generate(generator, z)
 
-    return ImageSource(f"{Path(run_dir).name}/{description}", config.z_dim, make, "run", description)
+    return ImageSource(f"{Path(run_dir).name}/{record['description']}", config.z_dim, make, "run", record)
 
 
 def from_saved_model(path: Path) -> ImageSource:
@@ -71,7 +72,9 @@ def from_saved_model(path: Path) -> ImageSource:
         parts = [function(z=tf.constant(z[i : i + batch_size]))["images"].numpy() for i in range(0, len(z), batch_size)]
         return np.concatenate(parts)
 
-    return ImageSource(str(path), int(spec.shape[1]), make, "saved_model")
+    provenance = read_provenance(path)
+    checkpoint_record = provenance.get("checkpoint") if provenance else None
+    return ImageSource(str(path), int(spec.shape[1]), make, "saved_model", checkpoint_record, provenance)
 
 
 def from_server(server: str, model: str, timeout: float = 30.0) -> ImageSource:

@@ -69,7 +69,44 @@ def mark_best(run_dir: Path, record: dict[str, Any]) -> None:
     write_text_atomic(checkpoint_dir(run_dir) / "best.json", json.dumps(record, indent=2) + "\n")
 
 
-def resolve(run_dir: Path, choice: str = "last") -> tuple[Path, str]:
+DEFAULT_CHOICE = "best"  # one model everywhere: the grid a user looks at is the one scored and exported
+CHOICE_HELP = "best (by validation FID; the last when none was recorded), last, or a checkpoint folder."
+
+
+def chosen(run_dir: Path, choice: str = DEFAULT_CHOICE) -> tuple[Path, dict[str, Any]]:
+    """`resolve`, and a record naming what was chosen: name, step, epoch, the validation FID
+    it scored (None where none was computed) and the description `resolve` gives."""
+    path, description = resolve(run_dir, choice)
+    state = read_state(path)
+    record = {"name": path.name, "step": state.get("step"), "epoch": state.get("epoch")}
+    record.update(val_fid=_val_fid(run_dir, path.name, state), description=description)
+    return path, record
+
+
+def summary(record: dict[str, Any]) -> str:
+    """One line for a `chosen` record: how it was chosen, its epoch and step, its val FID."""
+    line = f"{record['description']}; epoch {record['epoch']}, step {record['step']}"
+    if record.get("val_fid") is not None and "val FID" not in record["description"]:
+        line += f", val FID {record['val_fid']:.3f}"
+    return line
+
+
+def _val_fid(run_dir: Path, name: str, state: dict[str, Any]) -> float | None:
+    """The validation FID of the weights in checkpoint `name`: the best record's, or that of the
+    epoch it ends (a checkpoint within an epoch was never scored)."""
+    from kgan.runs import read_metrics
+
+    record = best(run_dir)
+    if record and record.get("checkpoint") == name:
+        return record.get("val_fid")
+    epoch, per_epoch = state.get("epoch"), state.get("steps_per_epoch")
+    if epoch is None or not per_epoch or state.get("step") != epoch * per_epoch:
+        return None
+    rows = [row for row in read_metrics(run_dir) if row.get("epoch") == epoch]
+    return rows[-1].get("val_fid") if rows else None
+
+
+def resolve(run_dir: Path, choice: str = DEFAULT_CHOICE) -> tuple[Path, str]:
     """A checkpoint by name: "best", "last" or a path; returns (path, description).
 
     A damaged best or newest checkpoint gives way to the newest good one, with a warning.

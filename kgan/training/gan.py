@@ -27,7 +27,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from kgan.config import TrainConfig, augmentations
+from kgan.config import TrainConfig, diff_augmentations
 from kgan.training import augment
 from kgan.training.models import build_discriminator, build_generator
 from kgan.training.step_metrics import METRIC_NAMES
@@ -78,7 +78,7 @@ class GAN(keras.Model):
             n_critic=config.n_critic,
             ema_generator=ema,
             ema_decay=config.ema,
-            augment=augmentations(config.augment),
+            augment=diff_augmentations(config.augment),
         )
 
     def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer, **kwargs):

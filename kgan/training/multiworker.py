@@ -32,7 +32,7 @@ from kgan.training import checkpoint
 from kgan.training.cluster import Cluster, cluster_role
 from kgan.training.plan import TrainResult
 from kgan.training.recorder import CHECK_EVERY
-from kgan.training.session import TrainingSession, Validator
+from kgan.training.session import TrainingSession, Validator, lost_contact
 from kgan.training.signals import StopFlag
 
 DEFAULT_TIMEOUT = 60.0
@@ -121,18 +121,15 @@ def _train(run_dir: Path, epochs, callbacks, timeout: float, warn, validator) ->
                 extra={"workers": cluster.workers},
             )
             interrupted = _train_epochs(session, everyone, cluster, ctrl_c)
-        except tf.errors.OpError as error:
-            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
-            step = session.step if session is not None else 0
-            message = (
-                f"lost contact with another worker at step {step} ({reason}); the last checkpoint "
-                "is kept: restart every worker with --resume"
-            )
-            if session is None:
+        except (tf.errors.OpError, OSError) as error:
+            if session is None:  # the cluster never came together
+                if not isinstance(error, tf.errors.OpError):
+                    raise
+                message = lost_contact(0, error)
                 if cluster_role()[2]:
-                    runs.write_status(run_dir, "failed", step=step, reason=message)
-                return TrainResult(run_dir, "failed", step, 0, message)
-            return session.failed(message, step)
+                    runs.write_status(run_dir, "failed", step=0, reason=message)
+                return TrainResult(run_dir, "failed", 0, 0, message)
+            return session.ended_by(error, in_cluster=True)
     for callback in everyone:
         callback.on_train_end()
     if interrupted:

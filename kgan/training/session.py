@@ -19,11 +19,11 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from kgan import cpu, runs
+from kgan import cpu, provenance, runs
 from kgan.config import TrainConfig
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import config_dataset, default_steps_per_epoch, load_split
-from kgan.errors import KganError, KganWarning
+from kgan.errors import KganError, KganWarning, first_line
 from kgan.files import describe_os_error
 from kgan.metrics.shards import SINGLE, Shards
 from kgan.metrics.validation import make_validator
@@ -149,6 +149,9 @@ class TrainingSession:
             self.run_dir, self.config, plan, validator=validator, listeners=listeners, writes=self.writes, best=best
         )
         self._status("running", steps_per_epoch=self.steps_per_epoch, **(extra or {}))
+        if self.writes:
+            origin = provenance.record(split_id=self.dataset.split_id, start_step=plan.start_step)
+            runs.record_session(self.run_dir, origin)
         return [self.recorder, *callbacks]
 
     def dataset_for(self, first_step: int, end_step: int) -> tf.data.Dataset:
@@ -179,6 +182,29 @@ class TrainingSession:
         message = f"interrupted ({signal_name(signum)}) at step {step}{where}{saved}"
         return TrainResult(self.run_dir, "interrupted", step, step // self.steps_per_epoch, message, signum)
 
+    def ended_by(self, error: BaseException, *, in_cluster: bool = False) -> TrainResult:
+        """How a session that `error` cut short ends — the one failure handler of both drivers,
+        each kind of failure with its own message:
+
+        - out of memory (TensorFlow's ResourceExhaustedError): what to lower, and a checkpoint
+          of the progress since the last one;
+        - a file that could not be written (OSError: disk full, read-only, quota): the path,
+          the cause and what to do; the last complete checkpoint is kept;
+        - a stop signal (Ctrl-C, SIGTERM, SIGHUP, as KeyboardInterrupt): a checkpoint and
+          the `interrupted` status;
+        - in a cluster, any other TensorFlow error: a collective that failed or timed out,
+          i.e. another worker was lost.
+        Anything else is a bug and is raised again."""
+        if isinstance(error, tf.errors.ResourceExhaustedError):
+            return self.out_of_memory(error)
+        if isinstance(error, OSError):
+            return self.failed(f"{describe_os_error(error)}; the last complete checkpoint is kept")
+        if isinstance(error, KeyboardInterrupt):
+            return self.interrupted(getattr(error, "signum", signal.SIGINT))
+        if in_cluster and isinstance(error, tf.errors.OpError):
+            return self.failed(lost_contact(self.step, error))
+        raise error
+
     def out_of_memory(self, error: Exception) -> TrainResult:
         """One line for an allocation that failed: the step, what to lower, and a checkpoint of
         the progress since the last one (the weights are intact; only a new tensor failed)."""
@@ -187,7 +213,7 @@ class TrainingSession:
         if self.writes and step > (checkpoint.read_state(last)["step"] if last else 0):
             path = checkpoint.save(self.run_dir, self.gan, self.recorder.state(step), keep=self.config.keep_checkpoints)
             saved = f"checkpoint {path.name} saved"
-        detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else "allocation failed"
+        detail = first_line(error, empty="allocation failed")
         return self.failed(
             f"out of memory at step {step} ({detail}): lower --batch-size (or --fid-samples), or try "
             f"--precision mixed_float16; {saved}, continue with --resume",
@@ -215,6 +241,14 @@ class TrainingSession:
     def _status(self, status: str, **details: Any) -> None:
         if self.writes:
             runs.write_status(self.run_dir, status, **details)
+
+
+def lost_contact(step: int, error: BaseException) -> str:
+    """The message of a worker whose collective with the others failed or timed out."""
+    return (
+        f"lost contact with another worker at step {step} ({first_line(error, limit=200)}); the last "
+        "checkpoint is kept: restart every worker with --resume"
+    )
 
 
 def train(
@@ -268,12 +302,8 @@ def _fit(run_dir: Path, epochs: int | None, time_budget: float | None, callbacks
             first_epoch += 1
         if not session.recorder.failed and first_epoch < plan.epochs:
             fit(first_epoch, first_epoch * steps_per_epoch, plan.total_steps)
-    except tf.errors.ResourceExhaustedError as error:
-        return session.out_of_memory(error)
-    except OSError as error:  # a checkpoint, grid or metrics file that could not be written
-        return session.failed(f"{describe_os_error(error)}; the last complete checkpoint is kept")
-    except KeyboardInterrupt as stop:  # Ctrl-C, or a SIGTERM/SIGHUP turned into `Stopped`
-        if session.recorder.failed:
+    except (tf.errors.ResourceExhaustedError, OSError, KeyboardInterrupt) as error:
+        if isinstance(error, KeyboardInterrupt) and session.recorder.failed:
             raise
-        return session.interrupted(getattr(stop, "signum", signal.SIGINT))
+        return session.ended_by(error)
     return session.outcome()
