@@ -1,4 +1,4 @@
-"""`kgan fid`: FID and KID of a run's generator against a split."""
+"""`kgan fid`: FID, KID, precision and recall of a run's generator, or of image files, against a split."""
 
 from __future__ import annotations
 
@@ -19,10 +19,21 @@ class Split(str, Enum):
 
 
 def fid(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Score files instead of a run's generator: PATH against the run's --split (or --ref-stats), "
+            "or PATH REFERENCE. Each: a folder of images, an .npy array, a prepared dataset (its --split) or "
+            "an export; REFERENCE may also be an .npz of statistics.",
+            show_default=False,
+        ),
+    ] = None,
     run_dir: RunDir = None,
     split: Annotated[Split, typer.Option(help="Real images to compare with.")] = Split.test,
     checkpoint: Checkpoint = DEFAULT_CHECKPOINT,
-    samples: Annotated[int | None, typer.Option(min=2, help="Images per side (default: the split's size).")] = None,
+    samples: Annotated[
+        int | None, typer.Option(min=2, help="Images per side (default: the split's size, or the smaller side's).")
+    ] = None,
     features: Annotated[
         str | None, typer.Option(help="inception, random-inception-v3, avatar, or a model path (default: the run's).")
     ] = None,
@@ -37,10 +48,21 @@ def fid(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """FID, KID, precision and recall of a run's generator against the val or test split (TF-GAN)."""
-    import_tensorflow()
-    from rich.table import Table
+    """FID, KID, precision and recall of a run's generator — or of image files — against the val or test split (TF-GAN).
 
+    Examples:
+
+      kgan fid                                   # the latest run's best checkpoint against its test split
+      kgan fid generated/ real/                  # two folders of images, as pytorch-fid's path1 path2
+      kgan fid samples.npy --run-dir runs/x      # an array against a run's test split
+      kgan fid saved_models/generator data/faces --split val   # an export against a prepared split
+      kgan fid generated/ stats.npz              # against pytorch-fid statistics (FID only)
+    """
+    import_tensorflow()
+
+    if paths:
+        _fid_of_files(paths, run_dir, split.value, samples, features, inception, batch_size, ref_stats, as_json)
+        return
     from kgan import runs
     from kgan.metrics.evaluate import evaluate_run
     from kgan.training.checkpoint import summary as checkpoint_summary
@@ -56,13 +78,50 @@ def fid(
         batch_size=batch_size,
         save_stats=save_stats,
         ref_stats=ref_stats,
-        announce=lambda message: err_console.print(message, markup=False),
+        announce=_announce,
     )
     record = {**result.to_dict(), "checkpoint": chosen, "run": str(target)}
     if as_json:
         print(json.dumps(record))
         return
-    table = Table(title=f"kgan fid — {target.name}")
+    _show(result, f"kgan fid — {target.name}", {"checkpoint": checkpoint_summary(chosen)})
+    if save_stats:
+        console.print(f"wrote the {split.value} split's statistics to {save_stats} (pytorch-fid's format)")
+    if ref_stats:
+        console.print(f"scored against {ref_stats}: KID, precision and recall need the real features, not shown")
+    _notes(result)
+
+
+def _announce(message: str) -> None:
+    err_console.print(message, markup=False)
+
+
+def _fid_of_files(paths, run_dir, split, samples, features, inception, batch_size, ref_stats, as_json) -> None:
+    """`kgan fid PATH [REFERENCE]`: image files against each other, a run's split or statistics."""
+    from kgan.metrics.evaluate import evaluate_files
+
+    result, sides = evaluate_files(
+        paths,
+        run_dir=run_dir,
+        ref_stats=ref_stats,
+        split=split,
+        samples=samples,
+        features=features,
+        inception=inception,
+        batch_size=batch_size,
+        announce=_announce,
+    )
+    if as_json:
+        print(json.dumps({**result.to_dict(), "checkpoint": None, "sources": sides}))
+        return
+    _show(result, f"kgan fid — {sides[0]} against {sides[1]}", {})
+    _notes(result)
+
+
+def _show(result, title: str, extra: dict[str, str]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
     table.add_column("")
     table.add_column("value", justify="right")
     table.add_row("FID", f"{result.fid:.3f}")
@@ -71,16 +130,17 @@ def fid(
     if result.precision is not None:
         table.add_row("precision (k=3)", f"{result.precision:.3f}")
         table.add_row("recall (k=3)", f"{result.recall:.3f}")
+    record = result.to_dict()
     for name in ("n_real", "n_generated", "features", "split"):
         table.add_row(name.replace("_", " "), str(record[name]))
-    table.add_row("checkpoint", checkpoint_summary(chosen))
+    for name, value in extra.items():
+        table.add_row(name, value)
     console.print(table)
     if result.attributes:
         console.print(attributes_table(result.attributes))
-    if save_stats:
-        console.print(f"wrote the {split.value} split's statistics to {save_stats} (pytorch-fid's format)")
-    if ref_stats:
-        console.print(f"scored against {ref_stats}: KID, precision and recall need the real features, not shown")
+
+
+def _notes(result) -> None:
     if result.rank_deficient:
         console.print(
             f"note: {result.n_real} images per side, fewer than the {result.dimensions} feature dimensions: the "

@@ -16,6 +16,7 @@ MAX_SAMPLES = 100_000  # a sanity bound: generation is batched, the grid is not
 
 
 GRID_STREAM = 0x5A4D
+FID_NOISE_STREAM = 0xF1D  # the noise behind FID samples, apart from the sample grids'
 
 
 def fixed_noise(seed: int, count: int, z_dim: int, stream: int = GRID_STREAM) -> np.ndarray:

@@ -85,7 +85,8 @@ def _same_run(workdir, first: str, second: str) -> None:
     np.testing.assert_array_equal(*grids)
 
 
-@pytest.mark.parametrize("variant", ["wgangp", "dcgan"])
+# The baseline's sums have two terms, which repeated even before the fix: it runs in the slow suite.
+@pytest.mark.parametrize("variant", ["wgangp", pytest.param("dcgan", marks=pytest.mark.slow)])
 def test_two_train_processes_and_a_resumed_one_give_identical_weights(workdir, variant):
     """The paper's 64×64 models, batch 32, 2 epochs of 15 steps on 600 avatars: two runs at
     once (they compete for the cores, so their ops interleave differently) and a run of one

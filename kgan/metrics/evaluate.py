@@ -20,18 +20,18 @@ import numpy as np
 from kgan import runs
 from kgan.data.dataset import PreparedDataset
 from kgan.errors import KganError, KganWarning
+from kgan.metrics import image_sets
 from kgan.metrics.avatar import AvatarExtractor, attribute_report, dataset_labels
 from kgan.metrics.extractors import load_extractor
 from kgan.metrics.features import FeatureExtractor
 from kgan.metrics.fid import Statistics, fid_from_statistics, kid
+from kgan.metrics.image_sets import ImageSet
 from kgan.metrics.precision_recall import K, precision_recall
 from kgan.metrics.reference import real_features
 from kgan.metrics.shards import SINGLE, Shards
 from kgan.metrics.stats_file import load_statistics, save_statistics
-from kgan.sampling import fixed_noise
+from kgan.sampling import FID_NOISE_STREAM, fixed_noise
 from kgan.training import checkpoint
-
-FID_NOISE_STREAM = 0xF1D  # the noise behind FID samples, apart from the sample grids'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +127,27 @@ def evaluate(
         if count < 2:
             raise KganError("the reference statistics do not say their image count: give --samples")
     generated = generated_features(generator, extractor, count, z_dim, seed, batch_size, shards)
-    dimensions = generated.shape[1]
+    attributes = None
+    if secondary and real is not None and isinstance(extractor, AvatarExtractor):
+        truth = dataset_labels(dataset, split)  # the same images as the real side: the split's first `count`
+        if truth is not None:
+            attributes = attribute_report(extractor.last_attributes, {k: v[:count] for k, v in truth.items()})
+    return score(real, real_stats, generated, extractor, split, secondary=secondary, attributes=attributes)
+
+
+def score(
+    real: np.ndarray | None,
+    real_stats: Statistics,
+    generated: np.ndarray,
+    extractor: FeatureExtractor,
+    label: str,
+    *,
+    secondary: bool = True,
+    attributes: dict[str, dict] | None = None,
+) -> FidResult:
+    """The figures of `generated` features against `real` ones (or only their statistics,
+    which allow the FID alone); `label` names the real side in the result."""
+    count, dimensions = len(generated), generated.shape[1]
     if len(real_stats.mean) != dimensions:
         raise KganError(
             f"the reference statistics are {len(real_stats.mean)}-dimensional but {extractor.name} gives "
@@ -139,11 +159,6 @@ def evaluate(
         kid_value, kid_std = kid(real, generated)
         if count > K:  # each vector needs k neighbours besides itself
             precision, recall = precision_recall(real, generated)
-    attributes = None
-    if secondary and real is not None and isinstance(extractor, AvatarExtractor):
-        truth = dataset_labels(dataset, split)  # the same images as the real side: the split's first `count`
-        if truth is not None:
-            attributes = attribute_report(extractor.last_attributes, {k: v[:count] for k, v in truth.items()})
     rank_deficient = min(count, real_stats.count or count) <= dimensions  # n samples: covariance rank ≤ n − 1
     return FidResult(
         value,
@@ -153,13 +168,37 @@ def evaluate(
         count,
         extractor.name,
         extractor.comparable,
-        split,
+        label,
         rank_deficient,
         dimensions,
         precision,
         recall,
         attributes,
     )
+
+
+def evaluate_sets(
+    first: ImageSet,
+    second: ImageSet | Statistics,
+    extractor: FeatureExtractor,
+    *,
+    samples: int | None = None,
+    batch_size: int = 50,
+) -> FidResult:
+    """FID (and KID, precision, recall) of the images `first` against `second` — images, or
+    statistics from a file (the FID alone) — on the same number of images each side: the
+    smaller set's count, or `samples`."""
+    available = first.count if isinstance(second, Statistics) else min(first.count, second.count)
+    count = samples or available
+    if count > available:
+        raise KganError(f"--samples {count} is more than the {available} images each side has: lower it")
+    if count < 2:
+        raise KganError(f"{count} image on a side: FID needs at least 2")
+    generated = extractor.extract(first.batches(count, batch_size))
+    if isinstance(second, Statistics):
+        return score(None, second, generated, extractor, "statistics file", secondary=False)
+    real = extractor.extract(second.batches(count, batch_size))
+    return score(real, Statistics.of(real), generated, extractor, second.label)
 
 
 def evaluate_run(
@@ -216,3 +255,58 @@ def evaluate_run(
     with open(run_dir / "evaluations.jsonl", "a") as log:
         log.write(json.dumps(record) + "\n")
     return result, chosen
+
+
+def evaluate_files(
+    paths: list[str],
+    *,
+    run_dir: Path | None = None,
+    ref_stats: Path | None = None,
+    split: str = "test",
+    samples: int | None = None,
+    features: str | None = None,
+    inception: str | None = None,
+    batch_size: int = 50,
+    announce: Callable[[str], None] | None = None,
+) -> tuple[FidResult, list[str]]:
+    """`evaluate_sets` of user files (`image_sets`): `paths[0]` against `paths[1]`, else against
+    `ref_stats`, else against the split of the run in `run_dir` (default: the latest run),
+    whose features are then the default too. Returns the result and the two sides' labels."""
+    if len(paths) > 2:
+        raise KganError(f"kgan fid takes at most two paths (PATH REFERENCE), got {len(paths)}")
+    if len(paths) == 2 and ref_stats:
+        raise KganError("give a REFERENCE path or --ref-stats, not both")
+    run = None
+    if len(paths) == 2:
+        reference_spec = paths[1]
+    elif ref_stats:
+        reference_spec = str(ref_stats)
+    else:
+        try:
+            run = runs.resolve_run(run_dir)
+        except KganError:
+            raise KganError(
+                f"nothing to compare {paths[0]} with: give a second path (images, a prepared dataset or an .npz), "
+                "--ref-stats, or --run-dir for a run's split"
+            ) from None
+        reference_spec = str(runs.run_dataset(run).folder)
+    if image_sets.is_export(paths[0]):  # an export makes as many images as the reference has
+        reference = image_sets.open_reference(reference_spec, split=split, count=samples)
+        count = samples or (reference[0].count if isinstance(reference, tuple) else reference.count)
+        first = image_sets.open_side(paths[0], split=split, count=count)
+    else:
+        first = image_sets.open_side(paths[0], split=split)
+        reference = image_sets.open_reference(reference_spec, split=split, count=samples or first.count)
+    extractor = load_extractor(features or (runs.load_config(run).features if run else None), inception, announce)
+    if isinstance(reference, tuple):  # statistics from a file
+        reference, computed_on = reference
+        if computed_on not in (None, extractor.name):
+            warnings.warn(
+                f"{reference_spec} was computed on {computed_on}, scored here with {extractor.name}",
+                KganWarning,
+                stacklevel=2,
+            )
+        label = f"statistics {reference_spec}"
+    else:
+        label = reference.label
+    return evaluate_sets(first, reference, extractor, samples=samples, batch_size=batch_size), [first.label, label]
