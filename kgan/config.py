@@ -101,6 +101,9 @@ class TrainConfig:
     epochs: int = param(80, "Epochs to train (paper: at most 80).", min=1)
     steps_per_epoch: int = param(0, "Steps per epoch (0: one pass over the training split).", min=0)
     ema: float = param(0.0, "Generator EMA decay, e.g. 0.999 (0: off).", min=0, below=1)
+    init_from: str = param(
+        "", "Start from another run's G and D (its best checkpoint) or an export's G: fine-tuning. Same shapes needed."
+    )
     augment: str = param(
         "",
         "For small datasets, any of: flip (real images mirrored at random), color,translation,cutout "

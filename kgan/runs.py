@@ -98,6 +98,11 @@ def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | No
     """Make a run directory holding the config and the dataset reference."""
     config.validate()
     check_image_size(config, dataset)
+    if config.init_from:  # checked before anything is written; kept as an absolute path
+        from kgan.training.warm_start import describe_source
+
+        describe_source(config.init_from, config)
+        config = config.with_overrides(init_from=resolved(config.init_from))
     run_dir = Path(run_dir) if run_dir else new_run_dir(config.variant)
     if (run_dir / "config.json").exists():
         raise KganError(f"{run_dir} already holds a run: pass --resume to continue it, or another --run-dir")
@@ -109,6 +114,10 @@ def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | No
     config.save(run_dir / "config.json")  # last: a folder with config.json is a whole run
     mark_latest(run_dir)
     return run_dir
+
+
+def resolved(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
 
 
 def check_image_size(config: TrainConfig, dataset: PreparedDataset) -> None:
@@ -142,6 +151,10 @@ def resume_conflicts(run_dir: Path, given: dict[str, Any]) -> list[tuple[str, An
     conflicts = []
     for name, value in given.items():
         if value is None or name in RESUME_CHANGES:
+            continue
+        if name == "init_from":  # the same source however the path is written
+            if value and resolved(value) != recorded.init_from:
+                conflicts.append((name, recorded.init_from, value))
             continue
         if name == "data":
             info = read_json(Path(run_dir) / "dataset.json") or {}

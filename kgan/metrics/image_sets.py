@@ -27,6 +27,7 @@ from kgan.errors import KganError, first_line
 from kgan.metrics.fid import Statistics
 from kgan.metrics.stats_file import load_statistics
 from kgan.sampling import FID_NOISE_STREAM, fixed_noise
+from kgan.serving.export import version_folder
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 WHAT = "a folder of images, an .npy array, a prepared dataset, an export or (second) an .npz of statistics"
@@ -61,10 +62,10 @@ def open_side(spec: str | Path, *, split: str = "test", count: int | None = None
         return _array(path)
     if path.is_dir() and (path / "manifest.json").is_file():
         return _split(path, split)
-    if path.is_dir() and _export_folder(path) is not None:
+    if path.is_dir() and version_folder(path) is not None:
         if not count:
             raise KganError(f"{spec} is an export: compare it with images or a split, or give --samples")
-        return _export(_export_folder(path), count, seed)
+        return _export(version_folder(path), count, seed)
     if path.is_dir():
         return _folder(path)
     raise KganError(f"{spec} is not something kgan fid can score: give {WHAT}")
@@ -79,16 +80,7 @@ def open_reference(spec: str | Path, **options) -> ImageSet | tuple[Statistics, 
 
 def is_export(spec: str | Path) -> bool:
     path = Path(spec)
-    return path.is_dir() and not (path / "manifest.json").is_file() and _export_folder(path) is not None
-
-
-def _export_folder(path: Path) -> Path | None:
-    if (path / "saved_model.pb").is_file():
-        return path
-    versions = sorted(
-        (int(child.name) for child in path.iterdir() if child.name.isdigit() and (child / "saved_model.pb").is_file()),
-    )
-    return path / str(versions[-1]) if versions else None
+    return path.is_dir() and not (path / "manifest.json").is_file() and version_folder(path) is not None
 
 
 def _array(path: Path) -> ImageSet:

@@ -36,6 +36,18 @@ def next_version(out: Path) -> int:
     return max(versions, default=0) + 1
 
 
+def version_folder(path: Path) -> Path | None:
+    """The SavedModel an export path names: the path itself when it is a version folder, else
+    the highest version under it (as TF Serving serves); None when it is neither."""
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    if not path.is_dir():
+        return None
+    versions = [int(p.name) for p in path.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()]
+    return path / str(max(versions)) if versions else None
+
+
 def _to_uint8(images: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
 
@@ -158,7 +170,8 @@ def export_run(
 
 def _origin(run_dir: Path, config, chosen: dict[str, Any], max_images: int) -> dict[str, Any]:
     dataset = runs.read_json(run_dir / "dataset.json") or {}
-    model = {name: getattr(config, name) for name in ("variant", "loss", "image_size", "z_dim", "seed", "ema")}
+    names = ("variant", "loss", "image_size", "z_dim", "g_width", "d_width", "d_norm", "seed", "ema")
+    model = {name: getattr(config, name) for name in names}
     return provenance.record(
         run=str(run_dir.resolve()),
         checkpoint=chosen,

@@ -27,7 +27,7 @@ from kgan.errors import KganError, KganWarning, first_line
 from kgan.files import describe_os_error
 from kgan.metrics.shards import SINGLE, Shards
 from kgan.metrics.validation import make_validator
-from kgan.training import checkpoint, distribute, runtime
+from kgan.training import checkpoint, distribute, runtime, warm_start
 from kgan.training.gan import GAN, make_optimizers
 from kgan.training.plan import Plan, TrainResult
 from kgan.training.recorder import RunRecorder
@@ -83,6 +83,7 @@ class TrainingSession:
         )
         self.gan: GAN = build_gan(config, strategy)
         self.recorder: RunRecorder | None = None
+        self.initialized_from: dict[str, Any] | None = None  # what --init-from loaded, when it did
 
     @classmethod
     def open(
@@ -107,6 +108,9 @@ class TrainingSession:
         """Load the newest checkpoint into the GAN, if there is one; the step it reached."""
         last = checkpoint.latest_good(self.run_dir)
         if last is None:
+            if self.config.init_from:
+                source = warm_start.describe_source(self.config.init_from, self.config)
+                self.initialized_from = warm_start.load_into(self.gan, source, self._warn)
             return 0
         state = checkpoint.restore(last, self.gan)
         if state.get("steps_per_epoch", self.steps_per_epoch) != self.steps_per_epoch:
@@ -115,6 +119,10 @@ class TrainingSession:
                 f"{self.steps_per_epoch}: the dataset or batch size changed; start a new run"
             )
         return int(state["step"])
+
+    def _warn(self, message: str) -> None:
+        if self.writes:
+            warnings.warn(message, KganWarning, stacklevel=2)
 
     def plan(self, start_step: int) -> Plan:
         batch = self.config.batch_size
@@ -151,6 +159,8 @@ class TrainingSession:
         self._status("running", steps_per_epoch=self.steps_per_epoch, **(extra or {}))
         if self.writes:
             origin = provenance.record(split_id=self.dataset.split_id, start_step=plan.start_step)
+            if self.initialized_from:
+                origin["init_from"] = self.initialized_from
             runs.record_session(self.run_dir, origin)
         return [self.recorder, *callbacks]
 
