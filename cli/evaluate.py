@@ -60,6 +60,10 @@ def fid(
     """
     import_tensorflow()
 
+    if paths and save_stats:
+        from kgan.errors import KganError
+
+        raise KganError("--save-stats writes a run's split statistics: leave out the paths, or drop it")
     if paths:
         _fid_of_files(paths, run_dir, split.value, samples, features, inception, batch_size, ref_stats, as_json)
         return

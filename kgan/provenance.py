@@ -13,10 +13,11 @@ import platform
 import shlex
 import sys
 import time
-from importlib import metadata
 from typing import Any
 
-from kgan import __version__, cpu
+from kgan import environment
+
+VERSIONS = ("kgan", "tensorflow", "keras", "python")
 
 
 def command_line(argv: list[str] | None = None) -> str:
@@ -27,34 +28,10 @@ def command_line(argv: list[str] | None = None) -> str:
     return shlex.join(argv) if argv else ""
 
 
-def versions() -> dict[str, str]:
-    """kgan's, Python's and the numerical libraries' versions."""
-    found = {"kgan": __version__, "python": platform.python_version()}
-    for name in ("tensorflow", "keras", "numpy"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
-
-
-def machine() -> dict[str, Any]:
-    """The CPU (model, instruction sets that change kernels), its cores and any GPUs."""
-    import tensorflow as tf
-
-    gpus = []
-    for device in tf.config.list_physical_devices("GPU"):
-        details = tf.config.experimental.get_device_details(device)
-        gpus.append(details.get("device_name", device.name))
-    return {
-        "cpu": cpu.cpu_model(),
-        "isa": cpu.isa_features(),
-        "cores": os.cpu_count(),
-        "gpus": gpus,
-        "platform": platform.platform(),
-    }
-
-
 def record(**extra: Any) -> dict[str, Any]:
-    """This process's provenance: time, command, versions, machine, plus `extra`."""
-    return {"time": time.time(), "command": command_line(), "versions": versions(), "machine": machine(), **extra}
+    """This process's provenance: time, command, versions, machine (CPU, its instruction sets
+    and convolution backend, cores, GPUs, platform), plus `extra`."""
+    described = environment.describe()
+    versions = {name: described.pop(name) for name in VERSIONS}
+    machine = {**described, "cores": os.cpu_count(), "platform": platform.platform()}
+    return {"time": time.time(), "command": command_line(), "versions": versions, "machine": machine, **extra}
