@@ -20,7 +20,7 @@ from kgan import runs
 from kgan.errors import KganError
 from kgan.sampling import generate
 from kgan.serving.client import generate_remote
-from kgan.serving.export import next_version, read_provenance
+from kgan.serving.export import read_provenance, version_folder
 from kgan.training import checkpoint
 
 
@@ -50,14 +50,10 @@ def from_run(run_dir: Path, checkpoint_choice: str = checkpoint.DEFAULT_CHOICE) 
 
 def from_saved_model(path: Path) -> ImageSource:
     """An exported generator: a version folder, or a base folder (its highest version)."""
-    path = Path(path)
-    if not (path / "saved_model.pb").is_file():
-        latest = next_version(path) - 1
-        if latest < 1:
-            raise KganError(
-                f"--saved-model {path} holds no saved_model.pb nor version folders: export with `kgan export`"
-            )
-        path = path / str(latest)
+    version = version_folder(Path(path))
+    if version is None:
+        raise KganError(f"--saved-model {path} holds no saved_model.pb nor version folders: export with `kgan export`")
+    path = version
     try:
         model = tf.saved_model.load(str(path))
         function = model.signatures["serving_default"]
