@@ -133,7 +133,9 @@ class TrainConfig:
     )
     # Reproducibility and bookkeeping
     seed: int = param(0, "Seed of weights, data order and noise.", min=0)
-    deterministic: bool = param(False, "Deterministic ops (bitwise-reproducible on CPU).")
+    deterministic: bool = param(
+        False, "TensorFlow op determinism, for GPUs (on the CPU, runs repeat bit for bit without it)."
+    )
     sample_count: int = param(64, "Images in the fixed-noise grid written every epoch (0: none).", min=0)
     keep_checkpoints: int = param(2, "Newest checkpoints kept (the best is always kept).", min=0)
     checkpoint_every: int = param(
