@@ -10,12 +10,11 @@ new run's step count and learning-rate schedule are its own.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from kgan.errors import KganError
-from kgan.serving.export import version_folder
+from kgan.serving.export import read_provenance, version_folder
 from kgan.training import checkpoint
 
 SHAPING = ("image_size", "z_dim", "g_width", "d_width", "d_norm")  # what the weights' shapes depend on
@@ -31,8 +30,7 @@ def describe_source(spec: str, config) -> dict[str, Any]:
         kind = "run"
     elif version_folder(path) is not None:
         version = version_folder(path)
-        origin = _read_json(version / "assets.extra" / "kgan.json")
-        theirs = (origin or {}).get("model", {})
+        theirs = (read_provenance(version) or {}).get("model", {})
         kind, path = "export", version
     else:
         raise KganError(f"--init-from {spec} is neither a run folder nor an export: give one of those")
@@ -62,7 +60,7 @@ def load_into(gan, source: dict[str, Any], warn) -> dict[str, Any]:
     else:
         _assign_export(gan.generator, path)
         warn(f"--init-from {path} is an export: it holds the generator only, so the discriminator starts fresh")
-        loaded = {**source, "checkpoint": (_read_json(path / "assets.extra" / "kgan.json") or {}).get("checkpoint")}
+        loaded = {**source, "checkpoint": (read_provenance(path) or {}).get("checkpoint")}
     if gan.ema_generator is not None:
         gan.ema_generator.set_weights(gan.generator.get_weights())
     return loaded
@@ -81,10 +79,3 @@ def _assign_export(generator, version: Path) -> None:
                 f"{tuple(weight.shape)}: give this run the export's --image-size, --z-dim and --g-width"
             )
         weight.assign(found.numpy())
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
