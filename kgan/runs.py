@@ -23,7 +23,7 @@ import os
 import socket
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -184,18 +184,21 @@ def read_json(path: Path, default: Any = None) -> Any:
         return default
 
 
-def write_status(run_dir: Path, status: str, **details: Any) -> None:
+def _update_record(run_dir: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply `change` to run.json's contents and write it back atomically."""
     info = read_json(Path(run_dir) / "run.json", {}) or {}
-    info.update(status=status, updated=time.time(), **details)
+    change(info)
     write_text_atomic(Path(run_dir) / "run.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+
+def write_status(run_dir: Path, status: str, **details: Any) -> None:
+    _update_record(run_dir, lambda info: info.update(status=status, updated=time.time(), **details))
 
 
 def record_session(run_dir: Path, origin: dict[str, Any]) -> None:
     """Add a training session's provenance (command, versions, machine…) to run.json's
     `sessions`: one entry per process that trained the run, the first one its start."""
-    info = read_json(Path(run_dir) / "run.json", {}) or {}
-    info["sessions"] = [*info.get("sessions", []), origin]
-    write_text_atomic(Path(run_dir) / "run.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
+    _update_record(run_dir, lambda info: info.update(sessions=[*info.get("sessions", []), origin]))
 
 
 def append_metrics(run_dir: Path, row: dict[str, Any]) -> None:
