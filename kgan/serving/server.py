@@ -32,18 +32,18 @@ import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 
 from kgan.errors import KganError, first_line
-from kgan.serving.export import next_version
+from kgan.serving.export import version_folder
 
 MAX_BODY_BYTES = 16 << 20  # a request body (JSON); the export bounds the images per request
 ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<verb>:predict|/metadata)?$")
 
 
 def load_latest(base: Path) -> tuple[int, Any]:
-    """The highest version under a model base path, loaded."""
-    version = next_version(base) - 1
-    if version < 1:
+    """The highest complete version under a model base path, loaded."""
+    folder = version_folder(base)
+    if folder is None or not folder.name.isdigit():
         raise KganError(f"no version folder under {base}: export one with `kgan export --out {base}`")
-    return version, tf.saved_model.load(str(Path(base) / str(version)))
+    return int(folder.name), tf.saved_model.load(str(folder))
 
 
 def _jsonable(name: str, value: np.ndarray) -> Any:
