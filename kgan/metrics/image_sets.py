@@ -62,10 +62,10 @@ def open_side(spec: str | Path, *, split: str = "test", count: int | None = None
         return _array(path)
     if path.is_dir() and (path / "manifest.json").is_file():
         return _split(path, split)
-    if path.is_dir() and version_folder(path) is not None:
+    if path.is_dir() and (version := version_folder(path)) is not None:
         if not count:
             raise KganError(f"{spec} is an export: compare it with images or a split, or give --samples")
-        return _export(version_folder(path), count, seed)
+        return _export(version, count, seed)
     if path.is_dir():
         return _folder(path)
     raise KganError(f"{spec} is not something kgan fid can score: give {WHAT}")
@@ -139,7 +139,11 @@ def _folder(path: Path) -> ImageSet:
             f"at {other[0]}×{other[1]}; resize them to one size first (kgan data prepare does)"
         )
 
+    def pixels(file: Path) -> np.ndarray:
+        with Image.open(file) as image:
+            return np.asarray(image.convert("RGB"))
+
     def read(start: int, end: int) -> np.ndarray:
-        return _to_model_range(np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files[start:end]]))
+        return _to_model_range(np.stack([pixels(file) for file in files[start:end]]))
 
     return ImageSet(f"folder {path}", len(files), read)
