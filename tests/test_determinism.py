@@ -28,7 +28,7 @@ def _largest_sum(graph_def) -> tuple[int, int]:
 @pytest.mark.parametrize("variant", ["dcgan", "wgangp"])
 def test_the_train_step_tensorflow_runs_sums_no_more_than_two_gradients_at_once(variant):
     # AddN of three or more inputs sums them in an order that depends on which op finished
-    # last (it accumulates into a reusable input buffer): the root of runs that drifted apart.
+    # last (it accumulates into a reusable input buffer), so its float result varies.
     runtime.configure()
     assert gradient_sums.installed()
     gan = build_gan(tiny_config(variant=variant, n_critic=2))
@@ -85,7 +85,7 @@ def _same_run(workdir, first: str, second: str) -> None:
     np.testing.assert_array_equal(*grids)
 
 
-# The baseline's sums have two terms, which repeated even before the fix: it runs in the slow suite.
+# The baseline's gradient sums have two terms, whose order cannot change the result: it runs in the slow suite.
 @pytest.mark.parametrize("variant", ["wgangp", pytest.param("dcgan", marks=pytest.mark.slow)])
 def test_two_train_processes_and_a_resumed_one_give_identical_weights(workdir, variant):
     """The paper's 64×64 models, batch 32, 2 epochs of 15 steps on 600 avatars: two runs at

@@ -18,8 +18,8 @@ Two changes make every sum fixed:
 
 Both are private TensorFlow details, hence this one module: `install` re-registers the
 tape's gradient space (TensorFlow's own, with only its `aggregate_fn` replaced), and
-`tests/test_determinism.py` fails loudly if a traced train step, or the graph Grappler
-makes of it, again holds an `AddN` of more than two inputs.
+`tests/test_determinism.py` fails loudly if the train step TensorFlow executes (after
+Grappler) again holds an `AddN` of more than two inputs.
 """
 
 from __future__ import annotations
