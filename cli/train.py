@@ -150,6 +150,37 @@ def _run(target: Path, epochs: int | None, time_budget: float | None, quiet: boo
     finally:
         display.close()
     _report(result, target)
+    _final_evaluation(target)
+
+
+def _final_evaluation(target: Path) -> None:
+    """The run's closing number (config `final_eval`): the best checkpoint on the test split.
+    Training has succeeded either way, so a failure here is a warning, not a failed run."""
+    from kgan import runs
+    from kgan.metrics.evaluate import evaluate_run
+
+    features = runs.load_config(target).final_eval
+    if not features:
+        return
+    try:
+        result, chosen = evaluate_run(target, split="test", features=features, announce=warn)
+    except KganError as error:
+        warn(f"the closing evaluation failed ({error}); score the run later with: kgan fid --run-dir {target}")
+        return
+    where = f"epoch {chosen['epoch']} ({chosen['name']})"
+    console.print(f"test split, {features} features, {where}: {closing_line(result)}")
+
+
+def closing_line(result) -> str:
+    """FID, precision, recall and attribute coverage of an evaluation, on one line."""
+    parts = [f"FID {result.fid:.2f}"]
+    if result.precision is not None:
+        parts += [f"precision {result.precision:.2f}", f"recall {result.recall:.2f}"]
+    if result.attributes:
+        covered = sum(row["covered"] for row in result.attributes.values())
+        values = sum(row["values"] for row in result.attributes.values())
+        parts.append(f"attribute values made {covered}/{values}")
+    return " · ".join(parts)
 
 
 def _train_as_worker(

@@ -1,12 +1,13 @@
 """`--features avatar`: the attribute classifier, its feature space and the attribute report.
 
-The default run uses a small classifier (trained here in seconds, cached where kgan looks);
-the `slow` test trains the real one and checks its held-out accuracy and what its FID means.
+The tests use the classifier kgan ships; one trains a small one where kgan would train its
+own (no shipped weights for the avatars), and the `slow` test checks what its FID means.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,13 +21,32 @@ from kgan.metrics.extractors import load_extractor
 from kgan.runs import create_run
 from kgan.training.session import train
 
+# Below 95%: blush at 32 px (a faint glow), and the accessory — a bow or hairclip is a few
+# pixels at 64 px and about one at 32, so they are mostly read as "none" (chance is 20%).
+FLOORS = {"blush": 0.9, "accessory": 0.5}
 
-@pytest.fixture(scope="module")
-def small_classifier():
-    """A quickly trained classifier in kgan's cache: the machinery, not the accuracy."""
-    if not (avatar.classifier_path() / "classifier.keras").is_file():
-        avatar.save_classifier(*avatar.train_classifier(count=1200, held_out=200, epochs=2))
-    return avatar.classifier_path()
+
+def test_the_shipped_classifier_is_for_the_current_avatars_and_reads_them():
+    """Weights ship for the current avatars (a new GENERATOR_VERSION needs new ones), and they
+    read avatars they never saw, at 64 px and through a 32-px model's resolution, as well as
+    their recorded held-out accuracy says."""
+    folder = avatar.classifier_path()
+    assert folder.parent == avatar.PACKAGED, (
+        f"no classifier ships for avatars v{synthetic.GENERATOR_VERSION}: run "
+        "python -c 'from kgan.metrics import avatar; avatar.package_classifier()'"
+    )
+    model, recorded = avatar.load_classifier()
+    for size, by_attribute in recorded.items():
+        for name, value in by_attribute.items():
+            assert value >= FLOORS.get(name, 0.95), (size, name, value)
+    images, attrs = synthetic.generate(400, seed=5)
+    truth = avatar.labels_of(attrs)
+    for size, low in (("64", False), ("32", True)):
+        predicted = model.predict(avatar.as_model_input(images, np.full(400, low)), verbose=0)
+        for name in avatar.attribute_values():
+            accuracy = (predicted[name].argmax(-1) == truth[name]).mean()
+            assert accuracy >= FLOORS.get(name, 0.95) - 0.05, (size, name, accuracy)
+            assert accuracy >= recorded[size][name] - 0.06, (size, name, accuracy, recorded[size][name])
 
 
 def test_labels_from_attributes_csv_match_the_drawn_attributes(small_dataset):
@@ -52,7 +72,7 @@ def test_attribute_report_measures_distance_and_coverage():
     assert report["hair_colour"]["generated"]["black"] == 1.0
 
 
-def test_avatar_features_everywhere_an_extractor_is(small_classifier, small_dataset, tmp_path):
+def test_avatar_features_everywhere_an_extractor_is(small_dataset, tmp_path):
     extractor = load_extractor("avatar")
     assert not extractor.comparable and "not comparable with published FIDs" in extractor.name
     images = np.random.default_rng(0).uniform(-1, 1, (5, 32, 32, 3)).astype(np.float32)
@@ -75,18 +95,23 @@ def test_avatar_features_everywhere_an_extractor_is(small_classifier, small_data
     assert record["attributes"]["hair_colour"]["values"] == 10 and not record["comparable"]
 
 
-def test_cached_real_features_follow_the_classifier(small_classifier):
-    """Real features are cached by the extractor's key: a retrained classifier must get a new one."""
-    import os
+def test_without_shipped_weights_a_classifier_is_trained_and_cached_with_its_own_key(tmp_path, monkeypatch):
+    """Avatars with no shipped weights (a new GENERATOR_VERSION) get a classifier trained into
+    the cache; real features are cached by the extractor's key, so each classifier has its own."""
+    shipped = load_extractor("avatar").key
+    monkeypatch.setattr(avatar, "PACKAGED", tmp_path / "nothing shipped")
+    monkeypatch.setenv("KGAN_CACHE_DIR", str(tmp_path / "cache"))
+    folder = avatar.classifier_path()
+    assert folder.is_relative_to(tmp_path / "cache") and not folder.exists()
+    avatar.save_classifier(*avatar.train_classifier(count=300, held_out=100, epochs=1), folder)
+    said = []
+    small = load_extractor("avatar", announce=said.append)
+    assert said == [] and small.key != shipped  # found in the cache, not trained again
+    assert small(np.zeros((2, 32, 32, 3), np.float32)).shape == (2, avatar.FEATURES)
+    assert avatar.content_hash(folder / avatar.WEIGHTS) in small.key
 
-    before = load_extractor("avatar").key
-    weights = small_classifier / "classifier.keras"
-    stat = weights.stat()
-    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # as a new file would
-    assert load_extractor("avatar").key != before
 
-
-def test_a_generator_of_one_hair_colour_is_caught(small_classifier, small_dataset):
+def test_a_generator_of_one_hair_colour_is_caught(small_dataset):
     """The report on the data's own images of one hair colour (a perfectly 'collapsed' generator):
     the classifier's predictions cover few hair colours, far from the data's spread."""
     dataset = PreparedDataset(small_dataset)
@@ -100,20 +125,12 @@ def test_a_generator_of_one_hair_colour_is_caught(small_classifier, small_datase
 
 
 @pytest.mark.slow
-def test_the_real_classifier_is_accurate_and_its_fid_means_something(tmp_path):
-    """The cached classifier as users get it: its held-out accuracy per attribute at 64 px and
-    through 32 px; the FID between two halves of the data is near 0 next to an untrained generator's."""
+def test_the_classifiers_fid_means_something(tmp_path):
+    """The FID between two halves of the data is near 0 next to an untrained generator's."""
     from kgan.metrics import fid
     from kgan.metrics.reference import real_features
     from kgan.training.models import build_generator
 
-    _, accuracy = avatar.load_classifier()
-    # Below 95%: blush at 32 px (a faint glow), and the accessory — a bow or hairclip is a few
-    # pixels at 64 px and about one at 32, so they are mostly read as "none" (chance is 20%).
-    floors = {"blush": 0.9, "accessory": 0.5}
-    for size, by_attribute in accuracy.items():
-        for name, value in by_attribute.items():
-            assert value >= floors.get(name, 0.95), (size, name, value)
     data = tmp_path / "avatars"
     synthetic.write_synthetic(data, 4400, seed=11, val=2000, test=2000)
     dataset = PreparedDataset(data)
@@ -124,3 +141,34 @@ def test_the_real_classifier_is_accurate_and_its_fid_means_something(tmp_path):
         build_generator(config), dataset, extractor, split="test", image_size=32, z_dim=config.z_dim, secondary=False
     ).fid
     assert halves < 0.05 * untrained, (halves, untrained)
+
+
+def test_a_run_with_final_eval_ends_with_its_test_split_number(small_dataset, tmp_path):
+    """`final_eval` (the quick preset's: avatar): training ends with the best checkpoint scored
+    on the test split, one line on the terminal and a record in evaluations.jsonl; features
+    that cannot load leave a warning and a finished run, not a failure."""
+    tiny = ["--image-size", "32", "--g-width", "4", "--d-width", "4", "--batch-size", "8", "--fid-every", "0"]
+    args = ["train", "--data", str(small_dataset), "--epochs", "1", "--steps-per-epoch", "2", *tiny]
+    trained = kgan(*args, "--final-eval", "avatar", "--run-dir", "run", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    closing = trained.stdout.strip().splitlines()[-1]
+    assert closing.startswith("test split, avatar features, epoch 1 (step-00000002): FID "), closing
+    assert all(word in closing for word in ("FID ", "precision ", "recall ", "attribute values made ")), closing
+    (record,) = [json.loads(line) for line in (tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()]
+    assert record["split"] == "test" and record["n_real"] == 20 and "avatar" in record["features"]
+    assert f"FID {record['fid']:.2f}" in closing
+
+    offline = kgan(
+        *args,
+        "--final-eval",
+        "inception",
+        "--run-dir",
+        "offline",
+        cwd=tmp_path,
+        env={"KGAN_INCEPTION": str(tmp_path / "no-inception-here")},
+    )
+    assert offline.returncode == 0, offline.stderr
+    warning = [line for line in offline.stderr.splitlines() if line.startswith("kgan: warning:")]
+    assert len(warning) == 1 and "closing evaluation failed" in warning[0], offline.stderr
+    assert f"kgan fid --run-dir {Path('offline')}" in warning[0]
+    assert not (tmp_path / "offline" / "evaluations.jsonl").exists()

@@ -6,14 +6,17 @@ bangs, eye colour, skin, mouth, blush, accessory, background) from avatars of it
 layer (128-d) is the feature vector for FID/KID/precision/recall; its heads tell which
 attributes generated images have, so a report can say *what* a model fails to make.
 
-It trains once on the CPU (a few minutes) and is cached under the cache folder, keyed by
-the generator's version and the seed. Its numbers rank models on the avatars; they are
-not comparable with published FIDs.
+kgan ships its weights for the current avatars (`PACKAGED`), so every install measures in
+the same feature space and a first run scores without training anything. When the avatars
+change (`synthetic.GENERATOR_VERSION`) and no weights ship for them yet, it trains once on
+the CPU (a few minutes) into the cache folder. Its numbers rank models on the avatars; they
+are not comparable with published FIDs.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,7 +32,7 @@ from kgan.data.pipeline import to_model_range
 from kgan.data.prepare import cache_dir
 from kgan.errors import KganError
 from kgan.files import atomic_directory
-from kgan.metrics.features import RESIZE_METHOD, FeatureExtractor, fingerprint
+from kgan.metrics.features import RESIZE_METHOD, FeatureExtractor
 
 NAME = "avatar"
 SEED = 1_000_003  # the classifier's own avatars: not the default dataset's (seed 0) nor a user's
@@ -37,6 +40,8 @@ TRAIN_COUNT, HELD_OUT = 12_000, 2_000
 EPOCHS = 8
 INPUT_SIZE = 64  # 64-px models feed it as they are; 32-px ones upsampled, as it also learns
 FEATURES = 128
+PACKAGED = Path(__file__).parent / "avatar_classifier"  # weights shipped with kgan, one folder per version
+WEIGHTS, ACCURACY = "classifier.weights.h5", "accuracy.json"
 
 
 def attribute_values() -> dict[str, tuple]:
@@ -126,27 +131,45 @@ def train_classifier(
     return model, accuracy
 
 
+def classifier_name(seed: int = SEED) -> str:
+    return f"avatar-v{synthetic.GENERATOR_VERSION}-seed{seed}"
+
+
 def classifier_path(seed: int = SEED) -> Path:
-    return cache_dir() / "features" / f"avatar-v{synthetic.GENERATOR_VERSION}-seed{seed}"
+    """The classifier's folder: the one kgan ships for the current avatars, else the cache's."""
+    packaged = PACKAGED / classifier_name(seed)
+    return packaged if (packaged / WEIGHTS).is_file() else cache_dir() / "features" / classifier_name(seed)
 
 
-def save_classifier(model: keras.Model, accuracy: dict, seed: int = SEED) -> Path:
-    """Cache a trained classifier with its accuracy (the folder appears complete or not at all)."""
-    with atomic_directory(classifier_path(seed)) as tmp:
-        model.save(tmp / "classifier.keras")
-        (tmp / "accuracy.json").write_text(json.dumps(accuracy, indent=2) + "\n")
-    return classifier_path(seed)
+def save_classifier(model: keras.Model, accuracy: dict, folder: Path) -> Path:
+    """Weights and held-out accuracy in `folder` (which appears complete or not at all)."""
+    with atomic_directory(folder) as tmp:
+        model.save_weights(tmp / WEIGHTS)
+        (tmp / ACCURACY).write_text(json.dumps(accuracy, indent=2) + "\n")
+    return folder
+
+
+def package_classifier(seed: int = SEED) -> Path:
+    """Train the classifier for the current avatars and store it in the package, to ship
+    with kgan: what a change of `synthetic.GENERATOR_VERSION` needs."""
+    return save_classifier(*train_classifier(seed), PACKAGED / classifier_name(seed))
 
 
 def load_classifier(seed: int = SEED, announce: Callable[[str], None] | None = None) -> tuple[keras.Model, dict]:
-    """The cached classifier and its held-out accuracy, trained first when not cached."""
+    """The classifier and its held-out accuracy: shipped, cached, or trained now and cached."""
     folder = classifier_path(seed)
-    if not (folder / "classifier.keras").is_file():
+    if not (folder / WEIGHTS).is_file():
         if announce:
             announce(f"training the avatar feature classifier once (a few CPU minutes); cached in {folder}")
-        save_classifier(*train_classifier(seed), seed)
-    model = keras.saving.load_model(folder / "classifier.keras", compile=False)
-    return model, json.loads((folder / "accuracy.json").read_text())
+        save_classifier(*train_classifier(seed), folder)
+    model = build_classifier()
+    model.load_weights(folder / WEIGHTS)
+    return model, json.loads((folder / ACCURACY).read_text())
+
+
+def content_hash(path: Path) -> str:
+    """The weights' own hash: the same classifier has the same key on every install."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 class AvatarExtractor(FeatureExtractor):
@@ -185,7 +208,7 @@ def avatar_extractor(announce: Callable[[str], None] | None = None) -> AvatarExt
         name=f"avatar attribute classifier v{synthetic.GENERATOR_VERSION} "
         f"(held-out accuracy ≥ {lowest:.1%}; not comparable with published FIDs)",
         # The weights' fingerprint: cached real features must never outlive the classifier they came from.
-        key=f"{NAME}:{fingerprint(classifier_path() / 'classifier.keras')}",
+        key=f"{NAME}:{content_hash(classifier_path() / WEIGHTS)}",
         input_size=INPUT_SIZE,
         comparable=False,
         model=outputs,
