@@ -51,6 +51,24 @@ def final_weights(run_dir: Path) -> list:
     return arrays + [np.asarray(v) for v in gan.g_optimizer.variables + gan.d_optimizer.variables]
 
 
+def cli_commands() -> dict[tuple[str, ...], object]:
+    """Every command and group of the `kgan` app by its words ((), ("train",), ("data", "prepare")…),
+    found in the app itself, so a new command is covered without a list to keep."""
+    import typer
+
+    from cli.main import app
+
+    found = {}
+
+    def walk(command, words: tuple[str, ...]) -> None:
+        found[words] = command
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, (*words, name))
+
+    walk(typer.main.get_command(app), ())
+    return found
+
+
 def python_env(**extra: str) -> dict[str, str]:
     """The environment of a child Python that imports this checkout."""
     return {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
