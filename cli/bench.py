@@ -10,8 +10,8 @@ import typer
 from cli.config_options import choices
 from cli.options import Inception, Json
 from cli.ui import CountProgress, console, import_tensorflow, interactive
-from kgan import cpu
 from kgan.config import PRECISIONS, VARIANTS
+from kgan.system import cpu
 
 app = typer.Typer(help="Print throughput figures (all of them without a subcommand).")
 Variant = choices("Variant", VARIANTS)
@@ -56,11 +56,16 @@ def bench_everything(
     if as_json:
         print(json.dumps(figures))
         return
+    _show_everything(figures, batch_size, precision.value)
+
+
+def _show_everything(figures: dict, batch_size: int, precision: str) -> None:
+    """`kgan bench`'s tables: the step against PyTorch, memory, the CPU's limit, then one-liners."""
     console.print(
         f"CPU: {figures['cpu']} ({', '.join(figures['isa']) or 'no AVX2'}); {figures['convolution_backend']}; "
         f"bfloat16 {figures['bfloat16']}"
     )
-    if precision.value == "mixed_bfloat16" and figures["bfloat16"] == "emulated":
+    if precision == "mixed_bfloat16" and figures["bfloat16"] == "emulated":
         console.print(cpu.bfloat16_emulated_warning())
     variants = figures["variants"].items()
     steps = [
@@ -79,7 +84,7 @@ def bench_everything(
     ]
     columns = ("variant", "kgan fit img/s", "bare step img/s", "PyTorch img/s", "kgan / PyTorch")
     columns += ("pipeline img/s", "pipeline / step", "peak RSS MB fit / bare / PyTorch")
-    console.print(_figures_table(f"kgan bench — 64×64, batch {batch_size}, {precision.value}", columns, steps))
+    console.print(_figures_table(f"kgan bench — 64×64, batch {batch_size}, {precision}", columns, steps))
     memory = [_memory_row(variant, row) for variant, row in variants]
     columns = ("variant", "kgan bare peak", "TensorFlow import", "kgan step's own")
     columns += ("PyTorch peak", "PyTorch import", "PyTorch step's own")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,11 +10,7 @@ import typer
 
 from cli.options import DEFAULT_CHECKPOINT, Checkpoint, Inception, Json, RunDir
 from cli.ui import console, err_console, import_tensorflow
-
-
-class Split(str, Enum):
-    val = "val"
-    test = "test"
+from kgan.data.dataset import Split
 
 
 def fid(
@@ -29,7 +24,7 @@ def fid(
         ),
     ] = None,
     run_dir: RunDir = None,
-    split: Annotated[Split, typer.Option(help="Real images to compare with.")] = Split.test,
+    split: Annotated[Split, typer.Option(help="Real images to compare with.")] = Split.TEST,
     checkpoint: Checkpoint = DEFAULT_CHECKPOINT,
     samples: Annotated[
         int | None, typer.Option(min=2, help="Images per side (default: the split's size, or the smaller side's).")
@@ -125,16 +120,14 @@ def _fid_of_files(paths, run_dir, split, samples, features, inception, batch_siz
 def _show(result, title: str, extra: dict[str, str]) -> None:
     from rich.table import Table
 
+    from kgan.metrics.table import shown
+
     table = Table(title=title)
     table.add_column("")
     table.add_column("value", justify="right")
-    table.add_row("FID", f"{result.fid:.3f}")
-    if result.kid is not None:
-        table.add_row("KID", f"{result.kid:.5f} ± {result.kid_std:.5f}")
-    if result.precision is not None:
-        table.add_row("precision (k=3)", f"{result.precision:.3f}")
-        table.add_row("recall (k=3)", f"{result.recall:.3f}")
     record = result.to_dict()
+    for label, value in shown(record):
+        table.add_row(label, value)
     for name in ("n_real", "n_generated", "features", "split"):
         table.add_row(name.replace("_", " "), str(record[name]))
     for name, value in extra.items():

@@ -35,7 +35,7 @@ def _show_version(asked: bool) -> None:
     from cli.ui import import_tensorflow
 
     import_tensorflow()
-    from kgan.environment import describe
+    from kgan.system.environment import describe
 
     facts = describe()
     gpus = ", ".join(facts["gpus"]) or "none visible"

@@ -8,11 +8,8 @@ from typing import Annotated
 
 import typer
 
+from kgan.paths import INCEPTION_ENV, RUNS_DIR_ENV
 from kgan.training.checkpoint import CHOICE_HELP, DEFAULT_CHOICE
-
-RUNS_DIR_ENV = "KGAN_RUNS_DIR"
-INCEPTION_ENV = "KGAN_INCEPTION"
-WORKER_TIMEOUT_ENV = "KGAN_WORKER_TIMEOUT"
 
 RunDir = Annotated[
     Path | None, typer.Option(help=f"Run folder (default: the latest run under runs/, or under ${RUNS_DIR_ENV}).")

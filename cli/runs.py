@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from cli.options import RUNS_DIR_ENV, Json, RunDir
+from cli.options import Json, RunDir
 from cli.ui import console
+from kgan.paths import RUNS_DIR_ENV
 
 COLUMNS = ("run", "variant", "data", "epochs", "best val FID", "test FID", "status")
 DROPPED_FIRST = ("data", "variant", "test FID")  # in this order, while the table is too wide
@@ -22,7 +23,7 @@ def list_runs(
     as_json: Json = False,
 ) -> None:
     """A table of runs: variant, data, epochs, best val FID and its epoch, test FID, status."""
-    from kgan.report import list_runs as summaries
+    from kgan.runs.report import list_runs as summaries
 
     rows = summaries(root)
     if as_json:
@@ -99,7 +100,7 @@ def _cells(row: dict) -> dict[str, str]:
 def report(run_dir: RunDir = None, as_json: Json = False) -> None:
     """PNG plots of losses and FID, and one self-contained HTML page, in <run>/report/."""
     from kgan import runs
-    from kgan.report import write_report
+    from kgan.runs.report import write_report
 
     target = runs.resolve_run(run_dir)
     page = write_report(target)
@@ -121,7 +122,7 @@ def compare(
 
     Example: kgan compare runs/dcgan-a runs/wgangp-b --out comparison
     """
-    from kgan.compare import COLUMNS, cell, markdown_table, write_comparison
+    from kgan.runs.compare import COLUMNS, cell, markdown_table, write_comparison
 
     page, rows = write_comparison(run_dirs, out)
     if as_json:

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from cli.config_options import choices, with_hyperparameters
-from cli.options import RUNS_DIR_ENV, WORKER_TIMEOUT_ENV
 from cli.ui import COMPILING, CountProgress, console, import_tensorflow, interactive, warn
 from kgan.config import PRESETS, TrainConfig, read_config_file
 from kgan.errors import KganError
+from kgan.paths import RUNS_DIR_ENV, WORKER_TIMEOUT_ENV
 
 Preset = choices("Preset", tuple(PRESETS))
 PAPER = Preset("paper")
@@ -157,13 +157,14 @@ def _final_evaluation(target: Path) -> None:
     """The run's closing number (config `final_eval`): the best checkpoint on the test split.
     Training has succeeded either way, so a failure here is a warning, not a failed run."""
     from kgan import runs
+    from kgan.data.dataset import Split
     from kgan.metrics.evaluate import evaluate_run
 
     features = runs.load_config(target).final_eval
     if not features:
         return
     try:
-        result, chosen = evaluate_run(target, split="test", features=features, announce=warn)
+        result, chosen = evaluate_run(target, split=Split.TEST, features=features, announce=warn)
     except KganError as error:
         warn(f"the closing evaluation failed ({error}); score the run later with: kgan fid --run-dir {target}")
         return
@@ -172,10 +173,10 @@ def _final_evaluation(target: Path) -> None:
 
 
 def closing_line(result) -> str:
-    """FID, precision, recall and attribute coverage of an evaluation, on one line."""
-    parts = [f"FID {result.fid:.2f}"]
-    if result.precision is not None:
-        parts += [f"precision {result.precision:.2f}", f"recall {result.recall:.2f}"]
+    """The figures of an evaluation (`table.METRICS`) and its attribute coverage, on one line."""
+    from kgan.metrics.table import shown
+
+    parts = [f"{label} {value}" for label, value in shown(result.to_dict())]
     if result.attributes:
         covered = sum(row["covered"] for row in result.attributes.values())
         values = sum(row["values"] for row in result.attributes.values())
@@ -194,9 +195,11 @@ def _train_as_worker(
 
     if run_dir is None:
         raise KganError("--strategy multiworker needs --run-dir (the chief's run folder)")
+    from kgan.runs.folder import RunFolder
+
     _, _, chief = cluster_role()
     if chief:
-        if resume or (run_dir / "config.json").is_file():
+        if resume or RunFolder(run_dir).is_run():
             _check_resume(run_dir, flags, config, preset)
         else:
             _new_run(flags, config, preset, run_dir, quiet)

@@ -1,6 +1,6 @@
 """kgan: train, evaluate and serve anime-avatar GANs with Keras 3 and TensorFlow."""
 
-from kgan.cpu import choose_convolution_backend
+from kgan.system.cpu import choose_convolution_backend
 
 __version__ = "0.1.0"
 

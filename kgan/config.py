@@ -47,8 +47,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # A small model that learns the synthetic avatars on 2 CPU cores in a few minutes.
     # Validation FID is off: 2000 Inception passes per epoch would dominate a CPU demo.
-    # The critic at width 32 (D runs three times a step) makes a step ~1.44× faster; with one
-    # more epoch it matched width 48's samples over six seeds (README, Performance).
+    # The critic at width 32: D runs three times a step, so its width sets most of the cost;
+    # one more epoch makes up for the narrower critic (docs/experiments.md, the six-seed trial).
     # It ends with the test split scored in the avatar classifier's features, which ship with kgan.
     "quick": {
         "image_size": 32,

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from kgan.errors import first_line
 
@@ -48,6 +50,14 @@ def temporary_dir(directory: Path, prefix: str, suffix: str = ".tmp") -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=directory))
     os.chmod(folder, 0o777 & ~current_umask())
     return folder
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    """A JSON file's contents, or `default` when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError):
+        return default
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -11,10 +11,11 @@ from helpers import final_weights, tiny_config
 
 from kgan.config import augmentations
 from kgan.data.dataset import PreparedDataset
-from kgan.data.pipeline import AUGMENT_DRAWS, training_dataset
+from kgan.data.pipeline import training_dataset
 from kgan.errors import KganError
 from kgan.runs import create_run
 from kgan.training import augment
+from kgan.training.augment import DRAWS_PER_IMAGE as AUGMENT_DRAWS
 from kgan.training.gan import GAN
 from kgan.training.session import train
 
@@ -68,7 +69,9 @@ def test_draws_depend_on_seed_and_step_only():
     images = np.random.default_rng(0).integers(0, 255, (40, 32, 32, 3), dtype=np.uint8)
 
     def draws(seed: int, start: int) -> list[np.ndarray]:
-        common = dict(image_size=32, batch_size=4, z_dim=8, seed=seed, steps_per_epoch=5, end_step=10, augment=True)
+        common = dict(
+            image_size=32, batch_size=4, z_dim=8, seed=seed, steps_per_epoch=5, end_step=10, augment_draws=AUGMENT_DRAWS
+        )
         return [element["augment"].numpy() for element in training_dataset(images, start_step=start, **common)]
 
     straight, resumed = draws(3, 0), draws(3, 6)

@@ -156,7 +156,7 @@ def test_a_run_with_final_eval_ends_with_its_test_split_number(small_dataset, tm
     assert all(word in closing for word in ("FID ", "precision ", "recall ", "attribute values made ")), closing
     (record,) = [json.loads(line) for line in (tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()]
     assert record["split"] == "test" and record["n_real"] == 20 and "avatar" in record["features"]
-    assert f"FID {record['fid']:.2f}" in closing
+    assert f"FID {record['fid']:.3f}" in closing and "KID " in closing
 
     offline = kgan(
         *args,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kgan.bench.parts import in_fresh_process, peak_rss_mb, run_part
+from kgan.bench.parts import run_part
+from kgan.bench.process import in_fresh_process, peak_rss_mb
 
 
 def test_a_fresh_part_reports_its_own_peak_memory_not_its_parents(tmp_path):

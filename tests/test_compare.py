@@ -7,9 +7,9 @@ import json
 from helpers import assert_one_line_error, kgan, tiny_config
 from PIL import Image
 
-from kgan import runs
 from kgan.data.dataset import PreparedDataset
 from kgan.runs import create_run
+from kgan.runs.folder import RunFolder
 from kgan.training.session import train
 
 
@@ -21,7 +21,7 @@ def test_two_runs_side_by_side(tmp_path, small_dataset):
         values = iter(scores)
         assert train(run_dir, validator=lambda generator, values=values: next(values)).status == "finished"
         made[variant] = run_dir
-    rows = runs.read_metrics(made["dcgan"])
+    rows = RunFolder(made["dcgan"]).metrics()
 
     out = tmp_path / "cmp"
     result = kgan("compare", str(made["dcgan"]), str(made["wgangp"]), "--out", str(out), "--json", cwd=tmp_path)

@@ -9,9 +9,9 @@ import sys
 import pytest
 from helpers import python_env
 
-from kgan import cpu
+from kgan.system import cpu
 
-PROBE = "import kgan, tensorflow as tf; from kgan import cpu; tf.constant(1); print(cpu.convolution_backend())"
+PROBE = "import kgan, tensorflow as tf; from kgan.system import cpu; tf.constant(1); print(cpu.convolution_backend())"
 
 
 def run_probe(**env: str) -> subprocess.CompletedProcess:

@@ -13,10 +13,10 @@ from rich.console import Console
 
 from cli.terminal_image import half_blocks
 from cli.train_view import TrainingDisplay, sparkline
-from kgan import runs
 from kgan.data.dataset import PreparedDataset
-from kgan.report import list_runs, plot_history, write_report
 from kgan.runs import create_run
+from kgan.runs.folder import RunFolder
+from kgan.runs.report import list_runs, plot_history, write_report
 from kgan.training.session import train
 
 
@@ -36,7 +36,7 @@ def test_live_dashboard_shows_every_panel_with_the_runs_values(tmp_path, small_d
     display.close()
     recording.print(display.render())
     text = recording.export_text()
-    last = runs.read_metrics(run_dir)[-1]
+    last = RunFolder(run_dir).metrics()[-1]
     for title in ("losses", "validation FID", "fixed-noise samples", "warnings", "demo-run"):
         assert title in text, title
     assert f"{last['d_loss']:.4f}" in text and f"{last['d_fake']:.4f}" in text
@@ -123,11 +123,11 @@ def test_checkpoint_every_steps_bounds_what_a_crash_loses(tmp_path, small_datase
 
 
 def test_plots_have_the_expected_curves(tmp_path, small_dataset):
-    dcgan = runs.read_metrics(trained(tmp_path, small_dataset))
+    dcgan = RunFolder(trained(tmp_path, small_dataset)).metrics()
     written = plot_history(dcgan, tmp_path / "plots-dcgan")
     assert written[tmp_path / "plots-dcgan" / "losses.png"] == 4  # penalty is all zeros for dcgan
     assert written[tmp_path / "plots-dcgan" / "fid.png"] == 1
-    wgan = runs.read_metrics(trained(tmp_path, small_dataset, variant="wgangp"))
+    wgan = RunFolder(trained(tmp_path, small_dataset, variant="wgangp")).metrics()
     assert plot_history(wgan, tmp_path / "plots-wgan")[tmp_path / "plots-wgan" / "losses.png"] == 5
     for path in written:
         with Image.open(path) as image:

@@ -10,7 +10,6 @@ import pytest
 import tensorflow as tf
 from helpers import closed_url, tiny_config
 
-from kgan import runs
 from kgan.data.dataset import PreparedDataset
 from kgan.errors import KganError
 from kgan.metrics import fid
@@ -18,6 +17,7 @@ from kgan.metrics.evaluate import evaluate, evaluate_run, generated_features
 from kgan.metrics.extractors import load_extractor
 from kgan.metrics.reference import cache_locations, real_features
 from kgan.runs import create_run
+from kgan.runs.folder import RunFolder
 from kgan.training import checkpoint
 from kgan.training.models import build_generator
 from kgan.training.session import train
@@ -119,10 +119,10 @@ def test_validation_fid_keeps_the_best_checkpoint_and_stops_early(small_dataset,
     assert best["epoch"] == 2 and best["checkpoint"] == "step-00000006"
     names = [p.name for p in checkpoint.list_checkpoints(run_dir)]
     assert names == ["step-00000006", "step-00000012"]  # the best survives pruning
-    rows = runs.read_metrics(run_dir)
+    rows = RunFolder(run_dir).metrics()
     assert [r["val_fid"] for r in rows] == [5.0, 3.0, 4.0, 6.0]
     assert rows[-1]["best_val_fid"] == 3.0 and rows[-1]["best_epoch"] == 2
-    assert runs.read_json(run_dir / "run.json")["status"] == "stopped_early"
+    assert RunFolder(run_dir).record()["status"] == "stopped_early"
 
 
 def test_training_without_an_extractor_warns_once_and_runs(small_dataset, tmp_path):
@@ -131,14 +131,14 @@ def test_training_without_an_extractor_warns_once_and_runs(small_dataset, tmp_pa
     run_dir = create_run(config, PreparedDataset(small_dataset), tmp_path / "run")
     result = train(run_dir, warn=said.append)
     assert result.status == "finished" and len(said) == 1 and "validation FID is off" in said[0]
-    assert all("val_fid" not in row for row in runs.read_metrics(run_dir))
+    assert all("val_fid" not in row for row in RunFolder(run_dir).metrics())
 
 
 def test_real_validation_fid_in_training_and_kgan_fid(feature_model, small_dataset, tmp_path):
     config = tiny_config(epochs=2, fid_every=1, fid_samples=16, features=feature_model)
     run_dir = create_run(config, PreparedDataset(small_dataset), tmp_path / "run")
     assert train(run_dir).status == "finished"
-    rows = runs.read_metrics(run_dir)
+    rows = RunFolder(run_dir).metrics()
     assert all(np.isfinite(r["val_fid"]) for r in rows)
     result, chosen = evaluate_run(run_dir, split="test")
     assert chosen["description"].startswith("best") and result.n_real == result.n_generated == 20

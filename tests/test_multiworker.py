@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from helpers import free_ports, python_env
 
-from kgan import runs
+from kgan.files import read_json
+from kgan.runs.folder import RunFolder
 from kgan.training.signals import StopFlag
 
 HERE = Path(__file__).resolve().parent
@@ -87,10 +88,10 @@ def test_two_workers_train_identically_and_only_the_chief_writes(tmp_path, small
     finish(start_workers(tmp_path, small_dataset, epochs=2, timeout=60), 0, "finished 6")
     assert_same_weights(tmp_path)
     run = tmp_path / "run"
-    assert [row["epoch"] for row in runs.read_metrics(run)] == [1, 2]
+    assert [row["epoch"] for row in RunFolder(run).metrics()] == [1, 2]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-00000003", "step-00000006"]
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch-0001.png", "epoch-0002.png"]
-    assert runs.read_json(run / "run.json")["status"] == "finished"
+    assert RunFolder(run).record()["status"] == "finished"
 
 
 @pytest.mark.slow
@@ -104,8 +105,8 @@ def test_workers_need_no_shared_filesystem(tmp_path, small_dataset):
     assert_same_weights(tmp_path)
     assert not (tmp_path / "elsewhere").exists()
     run = tmp_path / "chief-run"
-    assert [row["val_fid"] for row in runs.read_metrics(run)] == [5, 4, 6]
-    assert runs.read_json(run / "checkpoints" / "best.json")["epoch"] == 2
+    assert [row["val_fid"] for row in RunFolder(run).metrics()] == [5, 4, 6]
+    assert read_json(run / "checkpoints" / "best.json")["epoch"] == 2
     # Resumed on both, the other worker gets the chief's checkpoint and best record: a score of 7
     # at epoch 4 is two epochs after the best (4, epoch 2), so every worker stops early.
     processes = start_workers(
@@ -113,7 +114,7 @@ def test_workers_need_no_shared_filesystem(tmp_path, small_dataset):
     )
     finish(processes, 0, "stopped_early 12 stopped early at epoch 4")
     assert_same_weights(tmp_path)
-    assert [row["best_epoch"] for row in runs.read_metrics(run)] == [1, 2, 2, 2]
+    assert [row["best_epoch"] for row in RunFolder(run).metrics()] == [1, 2, 2, 2]
     assert not (tmp_path / "elsewhere").exists()
 
 
@@ -131,12 +132,12 @@ def test_a_dead_worker_stops_the_other_with_a_clear_error(tmp_path, small_datase
     assert processes[0].returncode == 3, err[-3000:]
     assert "lost contact with another worker" in out, out
     assert waited < 120
-    assert runs.read_json(tmp_path / "run" / "run.json")["status"] == "failed"
+    assert RunFolder(tmp_path / "run").record()["status"] == "failed"
 
 
 def wait_for_first_epoch(run: Path, processes: list[subprocess.Popen]) -> None:
     deadline = time.monotonic() + 240
-    while not runs.read_metrics(run):
+    while not RunFolder(run).metrics():
         assert time.monotonic() < deadline and processes[0].poll() is None, processes[0].stderr.read()[-3000:]
         time.sleep(0.5)
 
@@ -155,11 +156,11 @@ def test_ctrl_c_on_one_worker_stops_every_worker_at_the_same_step_and_resumes(tm
     steps = [int(out.split("interrupted ")[1].split()[0]) for out in outputs]
     assert steps[0] == steps[1] > 0
     assert (run / "checkpoints" / f"step-{steps[0]:08d}").is_dir()
-    assert runs.read_json(run / "run.json")["status"] == "interrupted"
+    assert RunFolder(run).record()["status"] == "interrupted"
     # Every worker restarted on the run finishes it from the saved step.
     epochs = steps[0] // 3 + 2
     finish(start_workers(tmp_path, small_dataset, epochs=epochs, timeout=60), 0, f"finished {epochs * 3}")
-    assert runs.read_json(run / "run.json")["status"] == "finished"
+    assert RunFolder(run).record()["status"] == "finished"
 
 
 @pytest.mark.slow
@@ -183,7 +184,7 @@ def test_a_fault_is_named_where_it_happened_and_the_other_worker_reports_losing_
     assert chief.startswith("worker 0 failed 4 ") and says in chief and "\n" not in chief.strip(), chief
     assert "Traceback" not in chief_err
     assert "lost contact with another worker" in other and "--resume" in other, other
-    record = runs.read_json(tmp_path / "run" / "run.json")
+    record = RunFolder(tmp_path / "run").record()
     assert record["status"] == "failed" and says in record["reason"]
     if fault == "oom":  # the progress since the epoch's checkpoint is saved
         assert "checkpoint step-00000004 saved" in chief
@@ -195,9 +196,9 @@ def test_early_stopping_on_the_chief_stops_every_worker(tmp_path, small_dataset)
     processes = start_workers(tmp_path, small_dataset, epochs=8, timeout=60, scores="5,4,6,7,8,9,9,9")
     finish(processes, 0, "stopped_early 12 stopped early at epoch 4")
     run = tmp_path / "run"
-    assert [row["val_fid"] for row in runs.read_metrics(run)] == [5, 4, 6, 7]
-    assert runs.read_json(run / "checkpoints" / "best.json")["epoch"] == 2
-    assert runs.read_json(run / "run.json")["status"] == "stopped_early"
+    assert [row["val_fid"] for row in RunFolder(run).metrics()] == [5, 4, 6, 7]
+    assert read_json(run / "checkpoints" / "best.json")["epoch"] == 2
+    assert RunFolder(run).record()["status"] == "stopped_early"
     assert_same_weights(tmp_path)
 
 

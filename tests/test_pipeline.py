@@ -135,10 +135,10 @@ def test_an_in_ram_split_costs_its_own_size_in_memory_not_twice(tmp_path):
 
 
 def test_an_iterator_of_the_pipeline_is_freed_at_once():
-    """tf.data's autotuning thread could hold the thread freeing an iterator until its next
-    tuning (they come 10 ms · 2^k apart, later up to a minute): runs sat 25–63 s after
-    their last epoch. Each iterator here lives 0.16 s of steps, then is freed; before the
-    fix 15–30% of them waited ~0.14 s for the tuning at 0.30 s."""
+    """tf.data's autotuning thread can hold the thread freeing an iterator until its next
+    tuning (they come 10 ms · 2^k apart, later up to a minute), so a run would sit after its
+    last epoch. Each iterator here lives 0.16 s of steps, then is freed; with autotuning on,
+    some of them wait for the tuning at 0.30 s."""
     faces = np.random.default_rng(1).integers(0, 256, (2000, 32, 32, 3), dtype=np.uint8)
     conv = keras.layers.Conv2D(32, 3)
     step = tf.function(lambda real: tf.reduce_mean(conv(real) ** 2))  # keeps the cores busy, as training does

@@ -9,8 +9,8 @@ from helpers import tiny_config
 
 from kgan.data.dataset import PreparedDataset
 from kgan.metrics.evaluate import evaluate_run
-from kgan.report import write_report
 from kgan.runs import create_run
+from kgan.runs.report import write_report
 from kgan.training.session import train
 
 CHROMIUM, DRIVER = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from helpers import python_env, tiny_config
 
-from kgan import runs
 from kgan.config import PRECISIONS
 from kgan.data.dataset import PreparedDataset
 from kgan.runs import create_run
+from kgan.runs.folder import RunFolder
 from kgan.training import checkpoint, runtime
 from kgan.training.session import build_gan, train
 
@@ -47,7 +47,7 @@ def test_every_precision_trains_with_finite_losses(precision, tmp_path, small_da
         assert gan.generator.get_layer("tanh").compute_dtype == "float32"  # outputs stay float32
         run_dir = create_run(config, PreparedDataset(small_dataset), tmp_path / f"{precision}-{variant}")
         assert train(run_dir).status == "finished"
-        row = runs.read_metrics(run_dir)[-1]
+        row = RunFolder(run_dir).metrics()[-1]
         assert all(np.isfinite(row[key]) for key in ("d_loss", "g_loss", "penalty", "d_real", "d_fake"))
     assert keras.mixed_precision.global_policy().name == "float32"  # the run's policy does not leak
 
@@ -66,7 +66,7 @@ def test_gradient_penalty_trains_under_xla(tmp_path, small_dataset):
     before = initial_weights(config)
     assert all(np.array_equal(a, b) for a, b in zip(before, initial_weights(config)))  # truly the start
     assert train(run_dir).status == "finished"
-    row = runs.read_metrics(run_dir)[-1]
+    row = RunFolder(run_dir).metrics()[-1]
     assert np.isfinite(row["penalty"]) and row["penalty"] > 0
     after = build_gan(config)
     checkpoint.restore(checkpoint.latest(run_dir), after)

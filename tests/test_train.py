@@ -14,6 +14,7 @@ from kgan import runs
 from kgan.data.dataset import PreparedDataset
 from kgan.errors import KganError, KganWarning
 from kgan.runs import create_run
+from kgan.runs.folder import RunFolder, elapsed_by_epoch, out_of_time
 from kgan.training import checkpoint
 from kgan.training.session import build_gan, train
 
@@ -72,10 +73,10 @@ def test_ctrl_c_saves_and_resume_mid_epoch_is_exact(tmp_path, small_dataset):
     result = train(cut, callbacks=[InterruptAt(6)])
     assert (result.status, result.step) == ("interrupted", 6)
     assert checkpoint.latest(cut).name == "step-00000006"
-    assert runs.read_json(cut / "run.json")["status"] == "interrupted"
+    assert RunFolder(cut).record()["status"] == "interrupted"
     assert train(cut).status == "finished"
     assert_same_weights(weights_of(straight), weights_of(cut))
-    epochs = [row["epoch"] for row in runs.read_metrics(cut)]
+    epochs = [row["epoch"] for row in RunFolder(cut).metrics()]
     assert epochs == [1, 2]
 
 
@@ -99,7 +100,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, smal
     assert result.status == "failed"
     assert "non-finite" in result.message and "step-00000003" in result.message
     assert [p.name for p in checkpoint.list_checkpoints(run_dir)] == ["step-00000003"]
-    assert runs.read_json(run_dir / "run.json")["status"] == "failed"
+    assert RunFolder(run_dir).record()["status"] == "failed"
     state = checkpoint.read_state(checkpoint.latest(run_dir))
     assert state["step"] == 3
     restored = build_gan(config)
@@ -115,7 +116,7 @@ def test_run_directory_contents(tmp_path, small_dataset):
     assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["epoch-0001.png", "epoch-0002.png"]
     assert [p.name for p in checkpoint.list_checkpoints(run_dir)] == ["step-00000006"]
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["step-00000006"]  # no temp leftovers
-    rows = runs.read_metrics(run_dir)
+    rows = RunFolder(run_dir).metrics()
     assert [r["epoch"] for r in rows] == [1, 2] and all(np.isfinite(r["d_loss"]) for r in rows)
     assert rows[-1]["step"] == 6 and rows[-1]["images_per_sec"] > 0
     info = json.loads((run_dir / "dataset.json").read_text())
@@ -200,27 +201,27 @@ def test_time_budget_ends_the_run_at_the_last_epoch_that_fits(tmp_path, small_da
     run_dir = create_run(tiny_config(epochs=5, time_budget=0.012), dataset, tmp_path / "budget")
     result = train(run_dir, callbacks=[SlowEpochs(0.3)])
     assert result.status == "stopped_early" and "time budget reached" in result.message
-    rows = runs.read_metrics(run_dir)
+    rows = RunFolder(run_dir).metrics()
     assert 1 <= len(rows) <= 2 and result.epoch == len(rows)
     assert rows[-1]["elapsed_seconds"] <= 0.72 or len(rows) == 1  # never an epoch past the budget
-    assert runs.read_json(run_dir / "run.json")["status"] == "stopped_early"
+    assert RunFolder(run_dir).record()["status"] == "stopped_early"
 
     # Without a tight budget every epoch runs, and the clock adds up across sessions.
     roomy = create_run(tiny_config(epochs=3, time_budget=60), dataset, tmp_path / "roomy")
     assert train(roomy, epochs=1).status == "finished"
     assert train(roomy, epochs=3, callbacks=[SlowEpochs(0.2)]).status == "finished"
-    elapsed = [row["elapsed_seconds"] for row in runs.read_metrics(roomy)]
+    elapsed = [row["elapsed_seconds"] for row in RunFolder(roomy).metrics()]
     assert len(elapsed) == 3 and elapsed[0] > 0
     assert elapsed[1] - elapsed[0] >= 0.2 and elapsed[2] - elapsed[1] >= 0.2
 
 
 def test_time_budget_counts_older_rows_by_their_seconds():
     old = [{"epoch": 1, "seconds": 10.0, "fid_seconds": 2.0}, {"epoch": 2, "seconds": 11.0}]
-    assert runs.elapsed_by_epoch(old) == {1: 12.0, 2: 23.0}
+    assert elapsed_by_epoch(old) == {1: 12.0, 2: 23.0}
     newer = [*old, {"epoch": 3, "seconds": 5.0, "elapsed_seconds": 40.0}]
-    assert runs.elapsed_by_epoch(newer)[3] == 40.0
-    assert not runs.out_of_time(newer, 0) and not runs.out_of_time([], 1)
-    assert runs.out_of_time(newer, 44 / 60) and not runs.out_of_time(newer, 46 / 60)  # 40 s + 5 s for one more
+    assert elapsed_by_epoch(newer)[3] == 40.0
+    assert not out_of_time(newer, 0) and not out_of_time([], 1)
+    assert out_of_time(newer, 44 / 60) and not out_of_time(newer, 46 / 60)  # 40 s + 5 s for one more
 
 
 def test_a_run_out_of_time_continues_with_a_larger_budget(tmp_path, small_dataset):
@@ -229,11 +230,11 @@ def test_a_run_out_of_time_continues_with_a_larger_budget(tmp_path, small_datase
     assert first.status == "stopped_early" and first.epoch == 1
     again = train(run_dir)  # nothing left: no epoch is started
     assert again.status == "stopped_early" and "time budget of 0.001 min is used up" in again.message
-    assert len(runs.read_metrics(run_dir)) == 1
+    assert len(RunFolder(run_dir).metrics()) == 1
     more = train(run_dir, time_budget=30)
     assert (more.status, more.epoch) == ("finished", 4)
     assert runs.load_config(run_dir).time_budget == 30
-    elapsed = [row["elapsed_seconds"] for row in runs.read_metrics(run_dir)]
+    elapsed = [row["elapsed_seconds"] for row in RunFolder(run_dir).metrics()]
     assert elapsed == sorted(elapsed) and elapsed[0] >= 0.1
 
 

@@ -13,6 +13,7 @@ from kgan import runs
 from kgan.data.dataset import PreparedDataset
 from kgan.errors import KganError
 from kgan.runs import create_run
+from kgan.runs.folder import RunFolder
 from kgan.serving.export import export_run
 from kgan.training import checkpoint
 from kgan.training.session import TrainingSession, train
@@ -50,7 +51,7 @@ def test_a_run_starts_from_the_best_checkpoint_of_another(source, small_dataset,
             np.testing.assert_array_equal(a, b)
     assert int(session.gan.g_optimizer.iterations.numpy()) == 0  # its own optimizer state
     assert train(run_dir).status == "finished"
-    sessions = runs.read_json(run_dir / "run.json")["sessions"]
+    sessions = RunFolder(run_dir).record()["sessions"]
     assert sessions[0]["init_from"]["checkpoint"]["name"] == "step-00000006"
 
 

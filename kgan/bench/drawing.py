@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kgan.bench.process import in_fresh_process
+
 CHUNK = 16  # the chunk avatars were drawn in at first
 
 
@@ -44,8 +46,7 @@ def bench_draw(count: int = 12_000, progress: Callable[[int, int], None] | None 
     import shutil
     import tempfile
 
-    from kgan import cpu
-    from kgan.bench.parts import in_fresh_process
+    from kgan.system import cpu
 
     report: dict[str, Any] = {**cpu.describe(), "avatars": count, "size": 96}
     scratch = Path(tempfile.mkdtemp(prefix="kgan-bench-"))

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from kgan.bench.process import in_fresh_process
 from kgan.data import synthetic
-from kgan.data.prepare import cache_dir
 from kgan.files import atomic_directory
+from kgan.paths import cache_dir
 
 JPEG_QUALITY = 90
 SOURCE_SIZES = (96, 512)
@@ -91,8 +92,7 @@ def bench_prepare(
     import shutil
     import tempfile
 
-    from kgan import cpu
-    from kgan.bench.parts import in_fresh_process
+    from kgan.system import cpu
 
     total, done = 3 * len(SOURCE_SIZES), 0
     report: dict[str, Any] = {**cpu.describe(), "images": count, "size": size, "sources": {}}

@@ -11,16 +11,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kgan import cpu
+from kgan.bench.process import in_fresh_process
 from kgan.config import TrainConfig
-from kgan.data.dataset import PreparedDataset
-from kgan.data.pipeline import config_dataset, load_split
+from kgan.data.dataset import PreparedDataset, Split
+from kgan.data.pipeline import load_split
 from kgan.metrics.evaluate import evaluate
 from kgan.metrics.extractors import load_extractor
 from kgan.metrics.reference import real_features
+from kgan.system import cpu
 from kgan.training import runtime
 from kgan.training.models import build_generator
-from kgan.training.session import build_gan
+from kgan.training.session import build_gan, config_dataset
 
 
 def median_step(marks: list[float]) -> float:
@@ -101,7 +102,7 @@ def bench_train(
     then `fit` on it (the split in RAM, as training holds it)."""
     config = _config(variant, batch_size, precision)
     runtime.configure()
-    images = load_split(dataset, "train", image_size=config.image_size)
+    images = load_split(dataset, Split.TRAIN, image_size=config.image_size)
     pipeline = bench_pipeline(config, images)
     fit_step = bench_fit_step(config, images, steps, warmup)
     return {
@@ -131,7 +132,6 @@ def bench_variant(
     measure: Callable[..., dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """`fit` and bare steps of one variant, each in a fresh process, with both peak RSS."""
-    from kgan.bench.parts import in_fresh_process
 
     measure = measure or in_fresh_process
     sizes = dict(variant=variant, batch_size=batch_size, steps=steps, warmup=warmup, precision=precision)
@@ -163,14 +163,14 @@ def bench_fid(
     config = TrainConfig()
     extractor = load_extractor(features, inception)
     per_second = extraction_rate(extractor, batch_size)
-    real_features(dataset, "val", config.image_size, extractor, batch_size)
+    real_features(dataset, Split.VAL, config.image_size, extractor, batch_size)
     generator = build_generator(config)
     start = time.perf_counter()
     result = evaluate(
         generator,
         dataset,
         extractor,
-        split="val",
+        split=Split.VAL,
         image_size=config.image_size,
         z_dim=config.z_dim,
         samples=samples,
@@ -215,12 +215,11 @@ def bench_all(
 ) -> dict[str, Any]:
     """Both variants' train-step, pipeline and PyTorch-reference figures, FID features, peak RSS.
 
-    Every figure comes from its own process (see `parts.in_fresh_process`); the PyTorch reference
+    Every figure comes from its own process (see `process.in_fresh_process`); the PyTorch reference
     runs at the same precision as kgan (autocast for the mixed policies). `progress` hears
     (parts measured, parts in all) after each part.
     """
     from kgan.bench import torch_reference
-    from kgan.bench.parts import in_fresh_process
 
     total = 2 * (2 + torch_reference.available()) + bool(features) + 1
     done = 0

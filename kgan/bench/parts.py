@@ -1,4 +1,5 @@
-"""One benchmark part per fresh process: `python -m kgan.bench.parts PART JSON-ARGUMENTS`.
+"""One benchmark part per fresh process: `python -m kgan.bench.parts PART JSON-ARGUMENTS`,
+started by `kgan.bench.process.in_fresh_process`.
 
 Each part gets a process to itself so that its peak RSS is its own and no two frameworks'
 thread pools compete within one measurement. Only what a part needs is imported: the
@@ -9,43 +10,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import resource
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-from kgan.errors import KganError
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB.
-
-    Linux: VmHWM, the high-water mark of this program's own memory. `ru_maxrss` there keeps
-    the parent's mark across fork and exec, so a small part run from a large parent would
-    report the parent's figure."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
-
+from kgan.bench.process import peak_rss_mb
 
 # What each part's framework is: imported first, so that its share of the memory is known.
 FRAMEWORKS = {"train": "keras", "bare": "keras", "features": "keras", "limits": "keras", "pytorch": "torch"}
-
-
-def in_fresh_process(part: str, **arguments: Any) -> dict[str, Any]:
-    """Run one part in its own Python process and return its figures (with its peak RSS)."""
-    command = [sys.executable, "-m", "kgan.bench.parts", part, json.dumps(arguments)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise KganError(f"benchmark part {part!r} failed: {last}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def run_part(part: str, arguments: dict[str, Any]) -> dict[str, Any]:

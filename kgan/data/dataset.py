@@ -18,6 +18,7 @@ import json
 import os
 import struct
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,29 @@ from kgan.errors import KganError
 from kgan.files import write_text_atomic
 
 FORMAT = "kgan-dataset/1"
-SPLITS = ("train", "val", "test")
+
+
+class Split(str, Enum):
+    """A prepared dataset's splits. A `str`, so a split is its name in manifests, JSON and messages."""
+
+    TRAIN = "train"
+    VAL = "val"
+    TEST = "test"
+
+    __str__ = str.__str__  # "val", not "Split.VAL", in f-strings on every Python
+    __format__ = str.__format__
+
+    @classmethod
+    def parse(cls, name: str) -> Split:
+        """The split called `name`, or a one-line error listing the valid ones."""
+        try:
+            return cls(name)
+        except ValueError:
+            raise KganError(f"unknown split {name!r}: choose one of {', '.join(SPLITS)}") from None
+
+
+SPLITS = tuple(split.value for split in Split)
+EVALUATION_SPLITS = (Split.VAL, Split.TEST)  # held out from training, for FID
 PAPER_HOLDOUT = 2000  # the paper's val and test sizes
 
 
@@ -47,7 +70,7 @@ def small_evaluation_splits(counts: dict[str, int]) -> list[str]:
         f"the {split} split has {counts[split]} images: an FID on fewer than {FID_MIN_IMAGES:,} is dominated by "
         f"its bias (and below {FID_FULL_RANK:,}, Inception's dimension, compares only with FIDs from as many "
         f"images); use more data or a larger --{split}"
-        for split in ("val", "test")
+        for split in EVALUATION_SPLITS
         if 0 < counts.get(split, 0) < FID_MIN_IMAGES
     ]
 
@@ -321,8 +344,7 @@ class PreparedDataset:
         return int(self.manifest["image_size"])
 
     def indices(self, split: str) -> np.ndarray:
-        if split not in SPLITS:
-            raise KganError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
+        split = Split.parse(split)
         return np.asarray(self.manifest["splits"][split], dtype=np.int64)
 
     def split_images(self, split: str) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Decoding and hashing a chunk of images, here or on worker processes (`kgan.workers`).
+"""Decoding and hashing a chunk of images, here or on worker processes (`kgan.system.workers`).
 
 A request is the provisional row of its first entry and, per entry, its `bytes` (an image
 file) or a `str` (why the entry is refused). Entry k of a request owns row `first + k` of
@@ -46,7 +46,7 @@ def decode_chunk(decode: Callable[[bytes], np.ndarray], rows: ImageRows, request
 
 
 def decode_request(options: dict[str, Any], request: Request) -> list[Decoded]:
-    """A worker's task (`kgan.workers`): decode one chunk into the file `options["images"]`
+    """A worker's task (`kgan.system.workers`): decode one chunk into the file `options["images"]`
     with the other options (`decode_image`'s)."""
     options = dict(options)
     with ImageRows(options.pop("images"), options["size"]) as rows:

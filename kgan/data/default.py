@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kgan.data.dataset import PreparedDataset
-from kgan.data.prepare import cache_dir
 from kgan.data.synthetic import write_synthetic
 from kgan.errors import KganError
+from kgan.paths import cache_dir
 
 DEFAULT_COUNT = 12_000
 DEFAULT_SEED = 0

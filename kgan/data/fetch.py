@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kgan.data.dataset import IngestReport, PreparedDataset
-from kgan.data.prepare import cache_dir, check_output, prepare
+from kgan.data.prepare import check_output, prepare
 from kgan.errors import KganError, first_line
+from kgan.paths import cache_dir, mirror_env
 
 # The link given in the paper (71,314 anime faces, 96×96 JPEG).
 ANIME_FACES_URL = "https://drive.google.com/uc?id=1IGrTr308mGAaCKotpkkm8wTKlWs9Jq-p"
@@ -19,7 +20,7 @@ def dataset_url(name: str, mirror: str | None = None) -> str:
     """The download address of a named dataset: a mirror if given (or in KGAN_<NAME>_URL), else the known one."""
     if name not in KNOWN:
         raise KganError(f"unknown dataset {name!r}: known datasets are {', '.join(KNOWN)}")
-    return mirror or os.environ.get(f"KGAN_{name.upper().replace('-', '_')}_URL") or KNOWN[name]
+    return mirror or os.environ.get(mirror_env(name)) or KNOWN[name]
 
 
 def fetch(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from kgan.config import augmentations, diff_augmentations
 from kgan.data.dataset import PreparedDataset
 
 DEFAULT_CACHE_BYTES = 4 << 30  # load a split into RAM when it is at most this big
@@ -33,8 +32,7 @@ def load_split(
 
     With `image_size` at most half the stored size, the copy in RAM is the model's input
     itself — resized and scaled once, float32, the values `to_model_range` gives — which
-    takes no more memory than the stored pixels and spares every epoch the resize (a 32-px
-    model on 96-px images: 118 instead of 265 MB, steps ~3% faster on 2 cores)."""
+    takes no more memory than the stored pixels and spares every epoch the resize."""
     indices = dataset.indices(split)
     if indices.size * dataset.image_size**2 * 3 > cache_bytes:
         return _LazySplit(dataset, indices)
@@ -79,9 +77,6 @@ def epoch_order(count: int, needed: int, seed: int, epoch: tf.Tensor) -> tf.Tens
     return tf.random.experimental.stateless_shuffle(base, seed=seed_pair)[:needed]
 
 
-AUGMENT_DRAWS = 21  # uniforms per image for DiffAugment: 7 for each of its 3 views (kgan.training.augment)
-
-
 def training_dataset(
     images: np.ndarray,
     *,
@@ -93,7 +88,7 @@ def training_dataset(
     start_step: int,
     end_step: int,
     n_critic: int = 1,
-    augment: bool = False,
+    augment_draws: int = 0,
     flip: bool = False,
 ) -> tf.data.Dataset:
     """One element per training step, for steps `start_step .. end_step - 1`, from `images`:
@@ -102,8 +97,8 @@ def training_dataset(
     Each element is a dict: `real` [n_critic·B, size, size, 3] float32 in [-1, 1] (a fresh
     real batch for every critic step), `z` [n_critic·B, z_dim] (the noise of each critic
     step; the last one also feeds the G step) and `alpha` [n_critic·B, 1, 1, 1] (penalty
-    interpolation weights); with `augment`, also `augment` [n_critic·B, AUGMENT_DRAWS]
-    (uniforms for DiffAugment's transforms). With `flip`, each real image is mirrored left to
+    interpolation weights); with `augment_draws`, also `augment` [n_critic·B, augment_draws]
+    (uniforms for DiffAugment's transforms, as many as it asks for). With `flip`, each real image is mirrored left to
     right with probability ½, decided by its own draw from (seed, step).
     """
     count = len(images)
@@ -140,8 +135,8 @@ def training_dataset(
             "z": tf.random.stateless_normal([per_step, z_dim], seed=seeded(0)),
             "alpha": tf.random.stateless_uniform([per_step, 1, 1, 1], seed=seeded(1)),
         }
-        if augment:
-            drawn["augment"] = tf.random.stateless_uniform([per_step, AUGMENT_DRAWS], seed=seeded(2))
+        if augment_draws:
+            drawn["augment"] = tf.random.stateless_uniform([per_step, augment_draws], seed=seeded(2))
         if flip:
             drawn["mirror"] = tf.random.stateless_uniform([per_step], seed=seeded(3)) < 0.5
         return drawn
@@ -177,20 +172,3 @@ def _released_at_once() -> tf.data.Options:
 def default_steps_per_epoch(train_count: int, batch_size: int, n_critic: int = 1) -> int:
     """One pass over the training split (drop_remainder), at least one step."""
     return max(1, train_count // (batch_size * n_critic))
-
-
-def config_dataset(images: np.ndarray, config, steps_per_epoch: int, start_step: int, end_step: int) -> tf.data.Dataset:
-    """`training_dataset` with a TrainConfig's image size, batch, z size, seed and critic steps."""
-    return training_dataset(
-        images,
-        image_size=config.image_size,
-        batch_size=config.batch_size,
-        z_dim=config.z_dim,
-        seed=config.seed,
-        steps_per_epoch=steps_per_epoch,
-        start_step=start_step,
-        end_step=end_step,
-        n_critic=config.n_critic,
-        augment=bool(diff_augmentations(config.augment)),
-        flip="flip" in augmentations(config.augment),
-    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,15 +13,11 @@ from kgan.data.images import DEFAULT_MAX_PIXELS, RESIZE_FILTERS, decode_image
 from kgan.data.sources import Entry, iter_entries
 from kgan.errors import KganError
 from kgan.files import atomic_directory
-from kgan.workers import OrderedWorkers, usable_cores
+from kgan.paths import cache_dir
+from kgan.system.workers import OrderedWorkers, usable_cores
 
 ItemProgress = Callable[[int], None]  # called with the number of entries scanned so far
 CHUNK = 64  # entries per task of a decoding process
-
-
-def cache_dir() -> Path:
-    """Where downloads and the default synthetic dataset live (KGAN_CACHE_DIR overrides)."""
-    return Path(os.environ.get("KGAN_CACHE_DIR") or Path.home() / ".cache" / "kgan")
 
 
 def check_output(out: Path, overwrite: bool, source: Path | None = None) -> None:
@@ -103,7 +98,7 @@ def prepare(
 def _decode_all(
     entries: Iterator[Entry], images: Path, options: dict, workers: int | None
 ) -> Iterator[tuple[Entry, int, Decoded]]:
-    """Decode entries in chunks on worker processes (`kgan.workers`), each image written
+    """Decode entries in chunks on worker processes (`kgan.system.workers`), each image written
     straight into its provisional row of `images`; yields each entry with its row and
     outcome, in source order. The first chunk is decoded here, so a handful of images never
     pays for starting processes; at most a few chunks per worker are in flight, so memory
@@ -120,7 +115,8 @@ def _decode_all(
             for chunk, request in requests:
                 yield from _outcomes(chunk, request, decode_chunk(decode, rows, request))
             return
-    with OrderedWorkers("decode", workers, {"images": str(images), **options}) as pool:
+    task = "kgan.data.decoding:decode_request"
+    with OrderedWorkers(task, "image-decoding", workers, {"images": str(images), **options}) as pool:
         for (chunk, request), answer in pool.map(((chunk, request), request) for chunk, request in requests):
             yield from _outcomes(chunk, request, answer)
 

@@ -26,7 +26,7 @@ import numpy as np
 from kgan.data.dataset import ImageWriter, PreparedDataset, content_hash
 from kgan.errors import KganError
 from kgan.files import atomic_directory
-from kgan.workers import OrderedWorkers, usable_cores
+from kgan.system.workers import OrderedWorkers, usable_cores
 
 SIZE = 96  # the paper's source resolution
 GENERATOR_VERSION = 1  # bump when any avatar's pixels change: caches built on the avatars key on it
@@ -326,21 +326,30 @@ def _rows(values: np.ndarray, wanted) -> np.ndarray:
 
 
 def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
-    """Draw the avatars described by `attrs` as uint8 `[n, 96, 96, 3]`.
+    """Draw the avatars described by `attrs` as uint8 `[n, 96, 96, 3]`: each layer painted
+    over the ones before, back to front.
 
     `windowed=False` draws every layer over the whole frame: the same pixels, slower."""
     canvas = _Canvas(attrs, windowed)
-    whole = canvas.window((-1.0, 2.0, -1.0, 2.0))  # the back hair reaches nearly every pixel
-
-    def attr(name: str) -> np.ndarray:
-        return np.asarray([a[name] for a in attrs])[:, None, None]
-
     colours = _palette(attrs)
-    hair, hair_dark, hair_light, skin = colours["hair"], colours["hair_dark"], colours["hair_light"], colours["skin"]
-    eye, accent, line = colours["eye"], colours["accent"], colours["line"]
+    for layer in LAYERS:
+        layer(canvas, attrs, colours)
+    planar = canvas.image
+    planar *= 255.0
+    planar += 0.5
+    planar = np.clip(planar, 0, 255, out=planar).astype(np.uint8)
+    return np.ascontiguousarray(planar.transpose(1, 2, 3, 0))
 
-    # Hair behind the head, by style.
-    style = attr("hair_style")
+
+def _attribute(attrs: list[dict], name: str) -> np.ndarray:
+    """One attribute of every avatar, shaped to broadcast over their pixels."""
+    return np.asarray([a[name] for a in attrs])[:, None, None]
+
+
+def _back_hair(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray]) -> None:
+    """Hair behind the head, by style."""
+    whole = canvas.window((-1.0, 2.0, -1.0, 2.0))  # the back hair reaches nearly every pixel
+    style = _attribute(attrs, "hair_style")
     u, v = canvas.uv(whole)
     back = _ellipse(u, v, 0.5, 0.47, 0.37, 0.37)
     rows = _rows(style, "long")
@@ -353,11 +362,13 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     u, v = canvas.uv(whole, rows)
     tails = np.minimum(_ellipse(u, v, 0.13, 0.7, 0.09, 0.24), _ellipse(u, v, 0.87, 0.7, 0.09, 0.24))
     back[rows] = np.minimum(back[rows], tails)
-    canvas.paint(whole, _cover(back + 0.006), line)
-    canvas.paint(whole, _cover(back), hair_dark)
+    canvas.paint(whole, _cover(back + 0.006), colours["line"])
+    canvas.paint(whole, _cover(back), colours["hair_dark"])
 
-    # Cat ears sit behind the hairline, in the hair colour.
-    rows = _rows(attr("accessory"), "cat_ears")
+
+def _cat_ears(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray]) -> None:
+    """Cat ears sit behind the hairline, in the hair colour."""
+    rows = _rows(_attribute(attrs, "accessory"), "cat_ears")
     for side in (-1.0, 1.0):
         cx = 0.5 + side * 0.24
         window = canvas.window(BOXES[f"ear {side:+.0f}"])
@@ -367,9 +378,11 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
             + np.maximum(np.abs(u - cx) * 1.2 - (v - 0.08) * 0.55, 0.0)
             - 0.0001
         )
-        canvas.paint(window, _cover(ear), hair, rows)
+        canvas.paint(window, _cover(ear), colours["hair"], rows)
 
-    # Neck and shoulders.
+
+def _neck_and_shirt(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray]) -> None:
+    """Neck and shoulders."""
     window = canvas.window(BOXES["neck"])
     u, v = canvas.uv(window)
     canvas.paint(window, _cover(np.maximum(np.abs(u - 0.5) - 0.07, np.abs(v - 0.82) - 0.12)), colours["neck"])
@@ -377,22 +390,28 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     u, v = canvas.uv(window)
     canvas.paint(window, _cover(_ellipse(u, v, 0.5, 1.2, 0.44, 0.3)), colours["shirt"])
 
-    # Face: an egg shape, narrower towards the chin, with a thin outline.
+
+def _face(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray]) -> None:
+    """Face: an egg shape, narrower towards the chin, with a thin outline."""
     window = canvas.window(BOXES["face"])
     u, v = canvas.uv(window)
     face = _ellipse(u, v, 0.5, 0.52, _face_width(v), 0.28)
-    canvas.paint(window, _cover(face), line)
-    canvas.paint(window, _cover(face + 0.01), skin)
+    canvas.paint(window, _cover(face), colours["line"])
+    canvas.paint(window, _cover(face + 0.01), colours["skin"])
 
-    # Blush: a glow cut off below 0.02 (within 1.98 radii).
-    rows = _rows(attr("blush"), True)
+
+def _blush(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray]) -> None:
+    """Blush: a glow cut off below 0.02 (within 1.98 radii)."""
+    rows = _rows(_attribute(attrs, "blush"), True)
     for side in (-1.0, 1.0):
         window = canvas.window(BOXES[f"blush {side:+.0f}"])
         glow = _glow(*canvas.uv(window, rows), side)
         canvas.paint(window, np.where(glow > 0.02, 0.45 * glow, 0.0), colours["blush"], rows)
 
-    # Eyes: eyelid line, white, iris with a darker top, pupil and a highlight, and a brow;
-    # all within 0.095 of the eye's centre (eye size <= 1.15, gap 0.105-0.125).
+
+def _eyes(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray]) -> None:
+    """Eyes: eyelid line, white, iris with a darker top, pupil and a highlight, and a brow;
+    all within 0.095 of the eye's centre (eye size <= 1.15, gap 0.105-0.125)."""
     size = _column(attrs, "eye_size")
     gap = _column(attrs, "eye_gap")
     for side in (-1.0, 1.0):
@@ -400,11 +419,11 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
         window = canvas.window(BOXES[f"eye {side:+.0f}"])
         u, v = canvas.uv(window)
         lid = _ellipse(u, v, ex, ey - 0.004, 0.072 * size, 0.072 * size)
-        canvas.paint(window, _cover(np.maximum(lid, v - ey + 0.01)), line)
+        canvas.paint(window, _cover(np.maximum(lid, v - ey + 0.01)), colours["line"])
         white = _ellipse(u, v, ex, ey + 0.008, 0.062 * size, 0.066 * size)
         canvas.paint(window, _cover(white), colours["white"])
         iris = _ellipse(u, v, ex, ey + 0.014, 0.045 * size, 0.06 * size)
-        canvas.paint(window, _cover(np.maximum(iris, white)), eye)
+        canvas.paint(window, _cover(np.maximum(iris, white)), colours["eye"])
         canvas.paint(window, 0.5 * _cover(np.maximum(np.maximum(iris, white), v - ey + 0.005)), colours["eye_shade"])
         canvas.paint(window, _cover(_ellipse(u, v, ex, ey + 0.02, 0.019 * size, 0.032 * size)), colours["pupil"])
         highlight = _ellipse(u, v, ex - 0.016 * size, ey - 0.008, 0.013, 0.013)
@@ -412,8 +431,10 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
         brow = np.maximum(np.abs(_ellipse(u, v, ex, ey + 0.02, 0.075, 0.1)) - 0.004, v - ey + 0.075)
         canvas.paint(window, _cover(np.maximum(brow, np.abs(u - ex) - 0.05)), colours["brow"])
 
-    # Mouth.
-    mouth = attr("mouth")
+
+def _mouth(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray]) -> None:
+    """Mouth: a smile, open, or flat."""
+    mouth = _attribute(attrs, "mouth")
     window = canvas.window(BOXES["mouth"])
     lips = colours["lips"]
     rows = _rows(mouth, "smile")
@@ -427,11 +448,13 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     u, v = canvas.uv(window, rows)
     canvas.paint(window, _cover(np.maximum(np.abs(v - 0.74) - 0.003, np.abs(u - 0.5) - 0.022)), lips, rows)
 
-    # Bangs: hair over the forehead cut by a wavy line, plus side locks, plus a highlight;
-    # all inside the crown.
+
+def _bangs(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray]) -> None:
+    """Bangs: hair over the forehead cut by a wavy line, plus side locks, plus a highlight;
+    all inside the crown."""
     crown_window = canvas.window(BOXES["crown"])
     u, v = canvas.uv(crown_window)
-    bangs = attr("bangs")
+    bangs = _attribute(attrs, "bangs")
     wave = _wave(u, _column(attrs, "bang_phase"))
     edge = np.where(bangs == "spiky", 0.33 + 0.1 * wave, 0.4 + 0.02 * wave)
     edge = np.where(bangs == "swept", 0.3 + 0.2 * (u - 0.3) * _column(attrs, "swept_dir") + 0.05 * wave, edge)
@@ -442,16 +465,18 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
         np.maximum(np.abs(u - 0.745) - 0.045 * (1.1 - (v - 0.35) * 1.4), np.abs(v - 0.55) - 0.2),
     )
     front = np.minimum(front, np.maximum(locks, crown - 0.02))
-    canvas.paint(crown_window, _cover(front), hair)
+    canvas.paint(crown_window, _cover(front), colours["hair"])
     window = canvas.window(BOXES["shine"])
     inner = tuple(slice(w.start - c.start, w.stop - c.start) for w, c in zip(window, crown_window))
     u, v = canvas.uv(window)
     front = front[:, inner[0], inner[1]]
     shine = np.maximum(np.abs(_ellipse(u, v, 0.5, 0.42, 0.27, 0.25)) - 0.012, np.maximum(front, v - 0.3))
-    canvas.paint(window, 0.7 * _cover(shine), hair_light)
+    canvas.paint(window, 0.7 * _cover(shine), colours["hair_light"])
 
-    # Accessories.
-    accessory = attr("accessory")
+
+def _accessories(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray]) -> None:
+    """Accessories in front of the hair: a bow, a hairclip, glasses (cat ears are behind it)."""
+    accessory = _attribute(attrs, "accessory")
     bow_x = 0.7
     window = canvas.window(BOXES["bow"])
     rows = _rows(accessory, "bow")
@@ -461,15 +486,15 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
         np.maximum(np.abs(v - 0.16) + 0.6 * (u - bow_x - 0.01), np.abs(u - bow_x - 0.045) - 0.045),
     )
     bow = np.minimum(bow, _ellipse(u, v, bow_x, 0.16, 0.018, 0.018))
-    canvas.paint(window, _cover(bow), accent, rows)
+    canvas.paint(window, _cover(bow), colours["accent"], rows)
     window = canvas.window(BOXES["hairclip"])
     rows = _rows(accessory, "hairclip")
     u, v = canvas.uv(window, rows)
-    canvas.paint(window, _cover(np.maximum(np.abs(u - 0.33) - 0.04, np.abs(v - 0.3) - 0.012)), accent, rows)
+    canvas.paint(window, _cover(np.maximum(np.abs(u - 0.33) - 0.04, np.abs(v - 0.3) - 0.012)), colours["accent"], rows)
     window = canvas.window(BOXES["glasses"])
     rows = _rows(accessory, "glasses")
     u, v = canvas.uv(window, rows)
-    gap_rows = gap[rows]
+    gap_rows = _column(attrs, "eye_gap")[rows]
     glasses = (
         np.minimum(
             np.abs(_ellipse(u, v, 0.5 - gap_rows, 0.59, 0.085, 0.07)),
@@ -480,11 +505,8 @@ def render(attrs: list[dict], windowed: bool = True) -> np.ndarray:
     glasses = np.minimum(glasses, np.maximum(np.abs(v - 0.58) - 0.003, np.abs(u - 0.5) - gap_rows + 0.085))
     canvas.paint(window, _cover(glasses), colours["glasses"], rows)
 
-    planar = canvas.image
-    planar *= 255.0
-    planar += 0.5
-    planar = np.clip(planar, 0, 255, out=planar).astype(np.uint8)
-    return np.ascontiguousarray(planar.transpose(1, 2, 3, 0))
+
+LAYERS = (_back_hair, _cat_ears, _neck_and_shirt, _face, _blush, _eyes, _mouth, _bangs, _accessories)  # back to front
 
 
 def drawing_compiled() -> bool:
@@ -549,7 +571,7 @@ def drawn_batches(count: int, seed: int, workers: int | None = None, hashes: boo
     """Avatars 0..count-1 of `seed`, `BATCH` at a time and in order.
 
     With enough batches, `workers` (default: one per usable core) worker processes draw the
-    attributes (`kgan.workers`; Python, so threads would queue for the interpreter lock)
+    attributes (`kgan.system.workers`; Python, so threads would queue for the interpreter lock)
     while as many threads here draw the avatars (the compiled drawing releases the lock, and
     one process loads it once: about a second)."""
     starts = range(0, count, BATCH)
@@ -560,7 +582,7 @@ def drawn_batches(count: int, seed: int, workers: int | None = None, hashes: boo
             yield _drawn(start, attributes_request(options, start), hashes)
         return
     with (
-        OrderedWorkers("attributes", workers, options) as pool,
+        OrderedWorkers("kgan.data.synthetic:attributes_request", "attribute-drawing", workers, options) as pool,
         ThreadPoolExecutor(workers, thread_name_prefix="kgan-draw") as threads,
     ):
         threads.submit(_load_compiled)  # while the workers start (a failure shows in the batches)
@@ -578,7 +600,7 @@ def drawn_batches(count: int, seed: int, workers: int | None = None, hashes: boo
 
 
 def attributes_request(options: dict, start: int) -> list[dict]:
-    """An attribute-drawing process's task (`kgan.workers`): those of the batch from `start`."""
+    """An attribute-drawing process's task (`kgan.system.workers`): those of the batch from `start`."""
     return [draw_attributes(options["seed"], i) for i in range(start, min(start + BATCH, options["count"]))]
 
 

@@ -29,10 +29,10 @@ import tensorflow as tf
 from kgan.data import synthetic
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import to_model_range
-from kgan.data.prepare import cache_dir
 from kgan.errors import KganError
 from kgan.files import atomic_directory
 from kgan.metrics.features import RESIZE_METHOD, FeatureExtractor
+from kgan.paths import cache_dir
 
 NAME = "avatar"
 SEED = 1_000_003  # the classifier's own avatars: not the default dataset's (seed 0) nor a user's

@@ -8,7 +8,6 @@ both sides at the model resolution, then resized once by the extractor (bilinear
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 import warnings
 from collections.abc import Callable
@@ -18,27 +17,29 @@ from typing import Any
 import numpy as np
 
 from kgan import runs
-from kgan.data.dataset import PreparedDataset
+from kgan.data.dataset import PreparedDataset, Split
 from kgan.errors import KganError, KganWarning
 from kgan.metrics import image_sets
 from kgan.metrics.avatar import AvatarExtractor, attribute_report, dataset_labels
 from kgan.metrics.extractors import load_extractor
 from kgan.metrics.features import FeatureExtractor
-from kgan.metrics.fid import Statistics, fid_from_statistics, kid
+from kgan.metrics.fid import Statistics, fid_from_statistics
 from kgan.metrics.image_sets import ImageSet
-from kgan.metrics.precision_recall import K, precision_recall
 from kgan.metrics.reference import real_features
 from kgan.metrics.shards import SINGLE, Shards
 from kgan.metrics.stats_file import load_statistics, save_statistics
+from kgan.metrics.table import secondary_figures
+from kgan.runs.folder import RunFolder
 from kgan.sampling import FID_NOISE_STREAM, fixed_noise
 from kgan.training import checkpoint
 
 
 @dataclasses.dataclass(frozen=True)
 class FidResult:
+    """An evaluation's figures (`table.METRICS`: FID, KID ± std, precision, recall) and what
+    they were computed on."""
+
     fid: float
-    kid: float | None
-    kid_std: float | None
     n_real: int
     n_generated: int
     features: str
@@ -48,8 +49,10 @@ class FidResult:
     # singular, so the FID depends on the sample count more than usual; compare only equal counts.
     rank_deficient: bool = False
     dimensions: int = 0  # of the feature vectors
-    precision: float | None = None  # Kynkäänniemi et al. 2019, k = 3: generated inside the real manifold
-    recall: float | None = None  # real inside the generated manifold
+    kid: float | None = None
+    kid_std: float | None = None
+    precision: float | None = None
+    recall: float | None = None
     # With --features avatar on synthetic data: per attribute, TVD to the data and coverage.
     attributes: dict[str, dict] | None = None
 
@@ -153,27 +156,18 @@ def score(
             f"the reference statistics are {len(real_stats.mean)}-dimensional but {extractor.name} gives "
             f"{dimensions}: use statistics of the same features (2048 for the FID Inception)"
         )
-    value = fid_from_statistics(real_stats, Statistics.of(generated))
-    kid_value = kid_std = precision = recall = None
-    if secondary and real is not None:
-        kid_value, kid_std = kid(real, generated)
-        if count > K:  # each vector needs k neighbours besides itself
-            precision, recall = precision_recall(real, generated)
-    rank_deficient = min(count, real_stats.count or count) <= dimensions  # n samples: covariance rank ≤ n − 1
+    figures = secondary_figures(real, generated) if secondary and real is not None else {}
     return FidResult(
-        value,
-        kid_value,
-        kid_std,
-        len(real) if real is not None else real_stats.count,
-        count,
-        extractor.name,
-        extractor.comparable,
-        label,
-        rank_deficient,
-        dimensions,
-        precision,
-        recall,
-        attributes,
+        fid=fid_from_statistics(real_stats, Statistics.of(generated)),
+        n_real=len(real) if real is not None else real_stats.count,
+        n_generated=count,
+        features=extractor.name,
+        comparable=extractor.comparable,
+        split=label,
+        rank_deficient=min(count, real_stats.count or count) <= dimensions,  # n samples: covariance rank ≤ n − 1
+        dimensions=dimensions,
+        attributes=attributes,
+        **figures,
     )
 
 
@@ -204,7 +198,7 @@ def evaluate_sets(
 def evaluate_run(
     run_dir: Path,
     *,
-    split: str = "test",
+    split: str = Split.TEST,
     checkpoint_choice: str = checkpoint.DEFAULT_CHOICE,
     samples: int | None = None,
     features: str | None = None,
@@ -222,8 +216,7 @@ def evaluate_run(
     config = runs.load_config(run_dir)
     path, chosen = checkpoint.chosen(run_dir, checkpoint_choice)
     dataset = runs.run_dataset(run_dir)
-    if split not in ("val", "test", "train"):
-        raise KganError(f"--split must be val or test, got {split!r}")
+    split = Split.parse(split)
     reference = None
     if ref_stats is not None:
         reference, computed_on = load_statistics(ref_stats)
@@ -252,8 +245,7 @@ def evaluate_run(
         reference=reference,
     )
     record = {**result.to_dict(), "checkpoint": chosen, "time": time.time()}
-    with open(run_dir / "evaluations.jsonl", "a") as log:
-        log.write(json.dumps(record) + "\n")
+    RunFolder(run_dir).append_evaluation(record)
     return result, chosen
 
 
@@ -262,7 +254,7 @@ def evaluate_files(
     *,
     run_dir: Path | None = None,
     ref_stats: Path | None = None,
-    split: str = "test",
+    split: str = Split.TEST,
     samples: int | None = None,
     features: str | None = None,
     inception: str | None = None,

@@ -3,14 +3,12 @@ avatar attribute classifier, or any local model."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from kgan.metrics.avatar import NAME as AVATAR
 from kgan.metrics.avatar import avatar_extractor
 from kgan.metrics.features import (
-    INCEPTION_ENV,
     INCEPTION_HANDLE,
     RANDOM_INCEPTION,
     FeatureExtractor,
@@ -18,6 +16,7 @@ from kgan.metrics.features import (
     model_extractor,
     random_inception_extractor,
 )
+from kgan.paths import inception_override
 
 CHOICES = f"inception, {RANDOM_INCEPTION}, {AVATAR}, or a model path"
 
@@ -32,7 +31,7 @@ def load_extractor(
     uses (the avatar classifier trains once).
     """
     if spec in (None, "", "inception"):
-        return inception_extractor(inception or os.environ.get(INCEPTION_ENV) or INCEPTION_HANDLE)
+        return inception_extractor(inception or inception_override() or INCEPTION_HANDLE)
     if spec == RANDOM_INCEPTION:
         return random_inception_extractor()
     if spec == AVATAR:

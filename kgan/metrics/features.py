@@ -21,9 +21,9 @@ import tensorflow as tf
 
 from kgan.errors import KganError, first_line
 from kgan.metrics.tfgan import tensorflow_hub
+from kgan.paths import INCEPTION_ENV
 
 INCEPTION_HANDLE = "https://tfhub.dev/tensorflow/tfgan/eval/inception/1"
-INCEPTION_ENV = "KGAN_INCEPTION"
 RESIZE_METHOD = "bilinear"
 RANDOM_INCEPTION = "random-inception-v3"
 DOWNLOAD_TIMEOUT = 60.0

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from kgan.data.dataset import PreparedDataset
+from kgan.data.dataset import PreparedDataset, Split
 from kgan.errors import KganError, first_line
 from kgan.metrics.fid import Statistics
 from kgan.metrics.stats_file import load_statistics
@@ -53,7 +53,7 @@ def _to_model_range(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32) / 127.5 - 1.0
 
 
-def open_side(spec: str | Path, *, split: str = "test", count: int | None = None, seed: int = 0) -> ImageSet:
+def open_side(spec: str | Path, *, split: str = Split.TEST, count: int | None = None, seed: int = 0) -> ImageSet:
     """The images `spec` names. An export makes `count` images (required for one)."""
     path = Path(spec)
     if not path.exists():

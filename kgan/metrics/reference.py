@@ -17,11 +17,11 @@ import numpy as np
 
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import to_model_range
-from kgan.data.prepare import cache_dir
 from kgan.files import write_bytes_atomic
 from kgan.metrics.features import RESIZE_METHOD, FeatureExtractor, batched
 from kgan.metrics.fid import Statistics
 from kgan.metrics.shards import SINGLE, Shards
+from kgan.paths import cache_dir
 
 
 def _cache_name(dataset: PreparedDataset, split: str, image_size: int, extractor: FeatureExtractor) -> str:

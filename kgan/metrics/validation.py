@@ -7,7 +7,7 @@ from collections.abc import Callable
 import keras
 
 from kgan.config import TrainConfig
-from kgan.data.dataset import PreparedDataset
+from kgan.data.dataset import PreparedDataset, Split
 from kgan.errors import KganError
 from kgan.metrics.evaluate import evaluate
 from kgan.metrics.extractors import load_extractor
@@ -28,14 +28,14 @@ class ValidationFID:
     ):
         self.dataset, self.extractor, self.config, self.shards = dataset, extractor, config, shards
         self.name = extractor.name
-        real_features(dataset, "val", config.image_size, extractor, shards=shards)  # fill the cache up front
+        real_features(dataset, Split.VAL, config.image_size, extractor, shards=shards)  # fill the cache up front
 
     def __call__(self, generator: keras.Model) -> float:
         result = evaluate(
             generator,
             self.dataset,
             self.extractor,
-            split="val",
+            split=Split.VAL,
             image_size=self.config.image_size,
             z_dim=self.config.z_dim,
             samples=self.config.fid_samples,

@@ -21,9 +21,11 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from kgan import provenance, runs
+from kgan import runs
 from kgan.errors import KganError, first_line
 from kgan.files import describe_os_error, temporary_dir, write_text_atomic
+from kgan.runs.folder import RunFolder
+from kgan.system import provenance
 from kgan.training import checkpoint
 
 DEFAULT_OUT = Path("saved_models/generator")
@@ -169,7 +171,7 @@ def export_run(
 
 
 def _origin(run_dir: Path, config, chosen: dict[str, Any], max_images: int) -> dict[str, Any]:
-    dataset = runs.read_json(run_dir / "dataset.json") or {}
+    dataset = RunFolder(run_dir).dataset_record()
     names = ("variant", "loss", "image_size", "z_dim", "g_width", "d_width", "d_norm", "seed", "ema")
     model = {name: getattr(config, name) for name in names}
     return provenance.record(

@@ -102,82 +102,8 @@ class PredictServer:
         self.name, self.base_path = name, Path(base)
         self.allow_origins = tuple(origin.rstrip("/") for origin in allow_origins)
         self.version, self.model = load_latest(self.base_path)
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # quiet: no access log on stderr
-                pass
-
-            def _origin_refused(self) -> bool:
-                """Answer 403 to a browser whose origin is not allowed; True if it was refused."""
-                origin = self.headers.get("Origin")
-                if origin is None or server.allows(origin):
-                    return False
-                self._send(
-                    403, {"error": f"origin {origin} is not allowed: start kgan serve with --allow-origin {origin}"}
-                )
-                return True
-
-            def do_OPTIONS(self):  # a browser's preflight before a cross-origin POST
-                if self._origin_refused():
-                    return
-                self.send_response(204)
-                self._cors_headers()
-                self.send_header("Access-Control-Allow-Methods", CORS_METHODS)
-                self.send_header("Access-Control-Allow-Headers", CORS_HEADERS)
-                self.send_header("Access-Control-Max-Age", "600")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def do_GET(self):
-                if self._origin_refused():
-                    return
-                match = ROUTE.match(self.path)
-                if not match or match["verb"] == ":predict" or match["name"] != server.name:
-                    return self._send(404, {"error": f"Servable not found for request: {self.path}"})
-                if match["verb"] == "/metadata":
-                    return self._send(200, server.metadata())
-                state = {"version": str(server.version), "state": "AVAILABLE", "status": {"error_code": "OK"}}
-                self._send(200, {"model_version_status": [state]})
-
-            def do_POST(self):
-                if self._origin_refused():
-                    return
-                match = ROUTE.match(self.path)
-                if not match or not match["verb"] or match["name"] != server.name:
-                    return self._send(404, {"error": f"Servable not found for request: {self.path}"})
-                if match["version"] and int(match["version"]) != server.version:
-                    return self._send(404, {"error": f"Servable version {match['version']} not found"})
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY_BYTES:
-                    self.close_connection = True  # the body is not read
-                    limit = MAX_BODY_BYTES >> 20
-                    return self._send(413, {"error": f"request body of {length} bytes is over the {limit} MB limit"})
-                try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                    self._send(200, server.predict(body))
-                except tf.errors.OpError as error:
-                    self._send(400, {"error": _op_error_text(error)})
-                except (ValueError, KeyError, TypeError) as error:
-                    text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-                    self._send(400, {"error": first_line(str(text), limit=300, empty=type(error).__name__)})
-
-            def _send(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self._cors_headers()
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _cors_headers(self) -> None:
-                origin = self.headers.get("Origin")
-                if origin is not None and server.allows(origin):
-                    self.send_header("Access-Control-Allow-Origin", "*" if "*" in server.allow_origins else origin)
-                    self.send_header("Vary", "Origin")
-
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd = ThreadingHTTPServer((host, port), _Handler)
+        self.httpd.predict_server = self
         self.httpd.daemon_threads = True  # each request its own thread: a slow one blocks no other
         self.thread: threading.Thread | None = None
 
@@ -259,3 +185,81 @@ class PredictServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One request to a `PredictServer`: TF Serving's REST routes, with CORS and its limits."""
+
+    @property
+    def predict_server(self) -> PredictServer:
+        return self.server.predict_server  # set on the HTTP server by PredictServer
+
+    def log_message(self, *args):  # quiet: no access log on stderr
+        pass
+
+    def _origin_refused(self) -> bool:
+        """Answer 403 to a browser whose origin is not allowed; True if it was refused."""
+        origin = self.headers.get("Origin")
+        if origin is None or self.predict_server.allows(origin):
+            return False
+        self._send(403, {"error": f"origin {origin} is not allowed: start kgan serve with --allow-origin {origin}"})
+        return True
+
+    def do_OPTIONS(self):  # a browser's preflight before a cross-origin POST
+        if self._origin_refused():
+            return
+        self.send_response(204)
+        self._cors_headers()
+        self.send_header("Access-Control-Allow-Methods", CORS_METHODS)
+        self.send_header("Access-Control-Allow-Headers", CORS_HEADERS)
+        self.send_header("Access-Control-Max-Age", "600")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self):
+        if self._origin_refused():
+            return
+        match = ROUTE.match(self.path)
+        if not match or match["verb"] == ":predict" or match["name"] != self.predict_server.name:
+            return self._send(404, {"error": f"Servable not found for request: {self.path}"})
+        if match["verb"] == "/metadata":
+            return self._send(200, self.predict_server.metadata())
+        state = {"version": str(self.predict_server.version), "state": "AVAILABLE", "status": {"error_code": "OK"}}
+        self._send(200, {"model_version_status": [state]})
+
+    def do_POST(self):
+        if self._origin_refused():
+            return
+        match = ROUTE.match(self.path)
+        if not match or not match["verb"] or match["name"] != self.predict_server.name:
+            return self._send(404, {"error": f"Servable not found for request: {self.path}"})
+        if match["version"] and int(match["version"]) != self.predict_server.version:
+            return self._send(404, {"error": f"Servable version {match['version']} not found"})
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True  # the body is not read
+            limit = MAX_BODY_BYTES >> 20
+            return self._send(413, {"error": f"request body of {length} bytes is over the {limit} MB limit"})
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+            self._send(200, self.predict_server.predict(body))
+        except tf.errors.OpError as error:
+            self._send(400, {"error": _op_error_text(error)})
+        except (ValueError, KeyError, TypeError) as error:
+            text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+            self._send(400, {"error": first_line(str(text), limit=300, empty=type(error).__name__)})
+
+    def _send(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self._cors_headers()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _cors_headers(self) -> None:
+        origin = self.headers.get("Origin")
+        if origin is not None and self.predict_server.allows(origin):
+            self.send_header("Access-Control-Allow-Origin", "*" if "*" in self.predict_server.allow_origins else origin)
+            self.send_header("Vary", "Origin")

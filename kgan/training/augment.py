@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from kgan.data.pipeline import AUGMENT_DRAWS
-
 DRAWS = 7  # uniforms per image and view: 3 color, 2 translation, 2 cutout
 VIEWS = ("real", "fake", "generator")  # D's real batch, D's fake batch, the fake batch of G's update
-assert DRAWS * len(VIEWS) == AUGMENT_DRAWS
+DRAWS_PER_IMAGE = DRAWS * len(VIEWS)  # what the input pipeline draws for each image
 TRANSLATION, CUTOUT = 1 / 8, 1 / 2
 
 

@@ -23,13 +23,13 @@ import numpy as np
 
 from kgan.errors import KganError, KganWarning
 from kgan.files import atomic_directory, write_text_atomic
+from kgan.runs.folder import RunFolder
 
 PREFIX = "step-"
-REQUIRED_FILES = ("generator.weights.h5", "discriminator.weights.h5", "optimizers.npz", "state.json")
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints"
+    return RunFolder(run_dir).checkpoints
 
 
 def name_for(step: int) -> str:
@@ -94,7 +94,6 @@ def summary(record: dict[str, Any]) -> str:
 def _val_fid(run_dir: Path, name: str, state: dict[str, Any]) -> float | None:
     """The validation FID of the weights in checkpoint `name`: the best record's, or that of the
     epoch it ends (a checkpoint within an epoch was never scored)."""
-    from kgan.runs import read_metrics
 
     record = best(run_dir)
     if record and record.get("checkpoint") == name:
@@ -102,7 +101,7 @@ def _val_fid(run_dir: Path, name: str, state: dict[str, Any]) -> float | None:
     epoch, per_epoch = state.get("epoch"), state.get("steps_per_epoch")
     if epoch is None or not per_epoch or state.get("step") != epoch * per_epoch:
         return None
-    rows = [row for row in read_metrics(run_dir) if row.get("epoch") == epoch]
+    rows = [row for row in RunFolder(run_dir).metrics() if row.get("epoch") == epoch]
     return rows[-1].get("val_fid") if rows else None
 
 

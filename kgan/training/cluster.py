@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from kgan.errors import KganError
 from kgan.metrics.shards import Shards
+from kgan.paths import CLUSTER_ENV
 
 
 def cluster_role() -> tuple[str, int, bool]:
@@ -31,7 +32,7 @@ def cluster_role() -> tuple[str, int, bool]:
 
 def _tf_config() -> dict[str, Any]:
     try:
-        spec = json.loads(os.environ["TF_CONFIG"])
+        spec = json.loads(os.environ[CLUSTER_ENV])
         spec["task"], spec["cluster"]
     except KeyError:
         raise KganError("--strategy multiworker needs TF_CONFIG (cluster and task): see the README") from None

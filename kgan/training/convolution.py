@@ -1,15 +1,15 @@
 """The DCGAN's convolutions routed where TensorFlow's kernels measured slow on the CPU.
 
-Measured on an AMX CPU (oneDNN, batch 128, bfloat16), TensorFlow's weight gradient
-(`Conv2DBackpropFilter`) ran at a fraction of its forward convolution's speed — 54 ms
-against 14 ms for 8×8×256→512 — while the forward and input-gradient convolutions ran
-~3× faster than in float32. A weight gradient is itself a product: with the padded
+On AMX CPUs (oneDNN, bfloat16), TensorFlow's weight gradient (`Conv2DBackpropFilter`)
+runs at a fraction of its forward convolution's speed, while the forward and
+input-gradient convolutions gain from bfloat16 (docs/experiments.md has the figures).
+A weight gradient is itself a product: with the padded
 input rearranged by space-to-depth (2×2 blocks into channels), the stride-2 4×4
 convolution becomes a stride-1 2×2 one, and its weight gradient four matrix products
 
     ∂L/∂W[a, b] = Σ_{n, i, j}  xs[n, i + a, j + b, :]ᵀ · ∂L/∂y[n, i, j, :],   a, b ∈ {0, 1}
 
-(11–15 ms for that layer). Likewise the transposed convolution from a 4×4 input runs as
+which oneDNN runs at its full bfloat16 speed. Likewise the transposed convolution from a 4×4 input runs as
 four stride-1 2×2 convolutions, one per output phase (`_transposed_by_phases`), and the
 layers whose kernel spans their input (D's score, G's projection) as one matrix product.
 
@@ -75,8 +75,8 @@ def _transposed_by_phases(y: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
 
         x[n, 2i + p, 2j + q, c] = Σ_{t, u ∈ {0,1}} y_pad[n, i + p + t, j + q + u, :] · W[3 − p − 2t, 3 − q − 2u, c, :]
 
-    interleaved by depth-to-space. Measured at 4×4×512 → 8×8×256 in bfloat16: 10 ms against
-    24 ms for oneDNN's strided backward-data kernel (equal at 8×8, slower above)."""
+    interleaved by depth-to-space: faster than oneDNN's strided backward-data kernel from a
+    4×4 input in bfloat16, and no faster above, so used only there."""
     h, w = tf.shape(y)[1], tf.shape(y)[2]
     padded = tf.pad(y, PAD)
     flipped = tf.transpose(kernel, [0, 1, 3, 2])  # [kh, kw, Co, Ci]: Co is these convolutions' input

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from kgan import runs
 from kgan.config import TrainConfig
+from kgan.runs.folder import RunFolder
 from kgan.training import checkpoint
 from kgan.training.cluster import Cluster, cluster_role
 from kgan.training.plan import TrainResult
@@ -46,7 +47,7 @@ def _open_session(run_dir: Path, epochs: int | None, cluster: Cluster) -> tuple[
     if cluster.chief:
         record = {
             "config": runs.config_on_resume(run_dir, epochs).to_dict(),
-            "dataset": runs.read_json(Path(run_dir) / "dataset.json") or {},
+            "dataset": RunFolder(Path(run_dir)).dataset_record(),
             "best": checkpoint.best(run_dir),
         }
     record = cluster.chief_record(record if cluster.chief else None)
@@ -86,7 +87,7 @@ def train_multiworker(
     score decides the best checkpoint and early stopping on every worker.
     """
     run_dir = Path(run_dir)
-    with runs.writer_lock(run_dir) if cluster_role()[2] else contextlib.nullcontext():
+    with RunFolder(run_dir).writer_lock() if cluster_role()[2] else contextlib.nullcontext():
         return _train(run_dir, epochs, callbacks, timeout, warn, validator)
 
 
@@ -127,7 +128,7 @@ def _train(run_dir: Path, epochs, callbacks, timeout: float, warn, validator) ->
                     raise
                 message = lost_contact(0, error)
                 if cluster_role()[2]:
-                    runs.write_status(run_dir, "failed", step=0, reason=message)
+                    RunFolder(run_dir).write_status("failed", step=0, reason=message)
                 return TrainResult(run_dir, "failed", 0, 0, message)
             return session.ended_by(error, in_cluster=True)
     for callback in everyone:

@@ -17,8 +17,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from kgan import runs
 from kgan.config import TrainConfig
+from kgan.runs.folder import RunFolder, elapsed_by_epoch
 from kgan.sampling import fixed_noise, generate, image_grid, save_png
 from kgan.training import checkpoint
 from kgan.training.health import warnings_for
@@ -47,7 +47,7 @@ class RunRecorder(keras.callbacks.Callback):
         self.run_dir, self.config, self.plan = Path(run_dir), config, plan
         self.listeners, self.writes = listeners, writes  # writes=False: a worker other than the chief
         self.tensorboard = TensorBoardWriter(run_dir) if writes else None
-        self.history = runs.read_metrics(run_dir) if writes else []
+        self.history = RunFolder(run_dir).metrics() if writes else []
         self.noise = fixed_noise(config.seed, config.sample_count, config.z_dim) if config.sample_count else None
         self.validator = validator
         # The chief reads its own best record; the other workers are given the chief's.
@@ -118,29 +118,16 @@ class RunRecorder(keras.callbacks.Callback):
         return self.failed is not None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """The epoch's record, in order: its figures, validation, grid, checkpoint, best and
+        budget, then the files and listeners."""
         if self._check_finite(logs):
             return
         step = self._step()
-        seconds = time.perf_counter() - self._epoch_start
-        steps = max(step - self._epoch_first_step, 0)
-        row = {
-            "epoch": epoch + 1,
-            "step": step,
-            **{name: _to_float(logs.get(name)) for name in METRIC_NAMES if logs and name in logs},
-            "seconds": round(seconds, 3),
-            "images_per_sec": round(steps * self.plan.images_per_step / seconds, 2) if seconds > 0 else None,
-            "time": time.time(),
-        }
+        row = self._figures(epoch + 1, step, logs or {})
         evaluate_now = self.validator is not None and (epoch + 1) % self.config.fid_every == 0
         if evaluate_now:
-            start = time.perf_counter()
-            row["val_fid"] = self.validator(self.model.sampler)
-            row["fid_seconds"] = round(time.perf_counter() - start, 3)
-            row["fid_features"] = getattr(self.validator, "name", "custom validator")
-        grid = None
-        if self.noise is not None and self.writes:
-            grid = image_grid(generate(self.model.sampler, self.noise))
-            save_png(self.run_dir / "samples" / f"epoch-{epoch + 1:04d}.png", grid)
+            row.update(self._validate())
+        grid = self._sample_grid(epoch + 1)
         saved = checkpoint.checkpoint_dir(self.run_dir) / checkpoint.name_for(step)
         if self.writes:
             saved = checkpoint.save(self.run_dir, self.model, self.state(step), keep=self.config.keep_checkpoints)
@@ -148,15 +135,49 @@ class RunRecorder(keras.callbacks.Callback):
             self._track_best(epoch + 1, step, row["val_fid"], saved)
         if self.best:
             row["best_val_fid"], row["best_epoch"] = self.best["val_fid"], self.best["epoch"]
-        earlier = runs.elapsed_by_epoch([r for r in self.history if r.get("epoch", 0) < epoch + 1])
+        earlier = elapsed_by_epoch([r for r in self.history if r.get("epoch", 0) < epoch + 1])
         row["elapsed_seconds"] = round(max(earlier.values(), default=0.0) + self._since_epoch_start(), 3)
         self._check_budget(epoch + 1, row["elapsed_seconds"])
-        if not self.writes:
-            return
+        if self.writes:
+            self._publish(row, grid)
+
+    def _figures(self, epoch: int, step: int, logs: dict) -> dict[str, Any]:
+        """The epoch's losses and outputs, its time and its speed."""
+        seconds = self._since_epoch_start()
+        steps = max(step - self._epoch_first_step, 0)
+        return {
+            "epoch": epoch,
+            "step": step,
+            **{name: _to_float(logs.get(name)) for name in METRIC_NAMES if name in logs},
+            "seconds": round(seconds, 3),
+            "images_per_sec": round(steps * self.plan.images_per_step / seconds, 2) if seconds > 0 else None,
+            "time": time.time(),
+        }
+
+    def _validate(self) -> dict[str, Any]:
+        """The validation FID of the sampling generator, with its cost and its features."""
+        start = time.perf_counter()
+        value = self.validator(self.model.sampler)
+        return {
+            "val_fid": value,
+            "fid_seconds": round(time.perf_counter() - start, 3),
+            "fid_features": getattr(self.validator, "name", "custom validator"),
+        }
+
+    def _sample_grid(self, epoch: int) -> np.ndarray | None:
+        """The fixed-noise grid, written as the epoch's PNG (by the writing worker)."""
+        if self.noise is None or not self.writes:
+            return None
+        grid = image_grid(generate(self.model.sampler, self.noise))
+        save_png(RunFolder(self.run_dir).samples / f"epoch-{epoch:04d}.png", grid)
+        return grid
+
+    def _publish(self, row: dict[str, Any], grid: np.ndarray | None) -> None:
+        """The row with its warnings to metrics.jsonl, TensorBoard and every listener."""
         self.history = [r for r in self.history if r.get("epoch") != row["epoch"]] + [row]
         row["warnings"] = warnings_for(self.history)
-        runs.append_metrics(self.run_dir, row)
-        self.tensorboard.write(epoch + 1, row, grid)
+        RunFolder(self.run_dir).append_metrics(row)
+        self.tensorboard.write(row["epoch"], row, grid)
         for listener in self.listeners:
             listener.on_record(row, grid, self.best)
 

@@ -15,8 +15,8 @@ def configure(deterministic: bool = False) -> None:
     TensorFlow's op determinism, which GPU kernels (cuDNN's) need for the same guarantee.
 
     Grappler's remapper fails on the GAN train step (the nested gradient tapes) and logs an
-    error on every trace; measured on a 2-core CPU, turning it off changes step speed by
-    less than the run-to-run noise (~2%), so it is off.
+    error on every trace; turning it off changes step speed by less than the run-to-run
+    noise, so it is off.
     """
     tf.config.optimizer.set_experimental_options({"remapping": False})
     gradient_sums.install()

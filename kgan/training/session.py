@@ -19,21 +19,42 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from kgan import cpu, provenance, runs
-from kgan.config import TrainConfig
-from kgan.data.dataset import PreparedDataset
-from kgan.data.pipeline import config_dataset, default_steps_per_epoch, load_split
+from kgan import runs
+from kgan.config import TrainConfig, augmentations, diff_augmentations
+from kgan.data.dataset import PreparedDataset, Split
+from kgan.data.pipeline import default_steps_per_epoch, load_split, training_dataset
 from kgan.errors import KganError, KganWarning, first_line
 from kgan.files import describe_os_error
 from kgan.metrics.shards import SINGLE, Shards
 from kgan.metrics.validation import make_validator
-from kgan.training import checkpoint, distribute, runtime, warm_start
+from kgan.runs.folder import RunFolder, out_of_time
+from kgan.system import cpu, provenance
+from kgan.training import augment, checkpoint, distribute, runtime, warm_start
 from kgan.training.gan import GAN, make_optimizers
 from kgan.training.plan import Plan, TrainResult
 from kgan.training.recorder import RunRecorder
 from kgan.training.signals import raising_on_stop, signal_name
 
 Validator = Callable[[keras.Model], float]
+
+
+def config_dataset(
+    images, config: TrainConfig, steps_per_epoch: int, start_step: int, end_step: int
+) -> tf.data.Dataset:
+    """`pipeline.training_dataset` with a TrainConfig's image size, batch, z size, seed and critic steps."""
+    return training_dataset(
+        images,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        z_dim=config.z_dim,
+        seed=config.seed,
+        steps_per_epoch=steps_per_epoch,
+        start_step=start_step,
+        end_step=end_step,
+        n_critic=config.n_critic,
+        augment_draws=augment.DRAWS_PER_IMAGE if diff_augmentations(config.augment) else 0,
+        flip="flip" in augmentations(config.augment),
+    )
 
 
 def build_gan(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> GAN:
@@ -77,7 +98,7 @@ class TrainingSession:
             warnings.warn(cpu.bfloat16_emulated_warning(), KganWarning, stacklevel=2)
         keras.utils.set_random_seed(config.seed)
         runtime.configure(deterministic=config.deterministic)
-        self.images = load_split(dataset, "train", image_size=config.image_size)
+        self.images = load_split(dataset, Split.TRAIN, image_size=config.image_size)
         self.steps_per_epoch = config.steps_per_epoch or default_steps_per_epoch(
             len(self.images), config.batch_size, config.n_critic
         )
@@ -161,7 +182,7 @@ class TrainingSession:
             origin = provenance.record(split_id=self.dataset.split_id, start_step=plan.start_step)
             if self.initialized_from:
                 origin["init_from"] = self.initialized_from
-            runs.record_session(self.run_dir, origin)
+            RunFolder(self.run_dir).record_session(origin)
         return [self.recorder, *callbacks]
 
     def dataset_for(self, first_step: int, end_step: int) -> tf.data.Dataset:
@@ -250,7 +271,7 @@ class TrainingSession:
 
     def _status(self, status: str, **details: Any) -> None:
         if self.writes:
-            runs.write_status(self.run_dir, status, **details)
+            RunFolder(self.run_dir).write_status(status, **details)
 
 
 def lost_contact(step: int, error: BaseException) -> str:
@@ -279,7 +300,7 @@ def train(
     validation FID with the run's extractor. The run is locked while it trains; Ctrl-C,
     SIGTERM and SIGHUP save a checkpoint and end it as interrupted.
     """
-    with runs.writer_lock(run_dir), raising_on_stop():
+    with RunFolder(run_dir).writer_lock(), raising_on_stop():
         return _fit(run_dir, epochs, time_budget, callbacks, warn, validator)
 
 
@@ -289,7 +310,7 @@ def _fit(run_dir: Path, epochs: int | None, time_budget: float | None, callbacks
     plan = session.plan(start_step)
     if start_step >= plan.total_steps:
         return session.already_trained(start_step)
-    if runs.out_of_time(runs.read_metrics(run_dir), session.config.time_budget):
+    if out_of_time(RunFolder(run_dir).metrics(), session.config.time_budget):
         return session.out_of_time(start_step)
     everyone = session.begin(plan, callbacks, validator=validator, warn=warn)
     steps_per_epoch = plan.steps_per_epoch

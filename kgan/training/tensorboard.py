@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
+from kgan.runs.folder import RunFolder
 from kgan.training.step_metrics import METRIC_NAMES
 
 SCALARS = (*METRIC_NAMES, "val_fid", "best_val_fid", "images_per_sec")
@@ -27,7 +28,7 @@ class TensorBoardWriter:
     """Writes into `<run>/tensorboard/` (the folder `tensorboard --logdir runs` finds)."""
 
     def __init__(self, run_dir: Path):
-        self.writer = tf.summary.create_file_writer(str(Path(run_dir) / "tensorboard"))
+        self.writer = tf.summary.create_file_writer(str(RunFolder(run_dir).tensorboard))
 
     def write(self, epoch: int, row: dict[str, Any], grid: np.ndarray | None) -> None:
         with self.writer.as_default(step=epoch):

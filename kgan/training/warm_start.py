@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kgan.errors import KganError
+from kgan.runs.folder import RunFolder
 from kgan.serving.export import read_provenance, version_folder
 from kgan.training import checkpoint
 
@@ -23,10 +24,8 @@ SHAPING = ("image_size", "z_dim", "g_width", "d_width", "d_norm")  # what the we
 def describe_source(spec: str, config) -> dict[str, Any]:
     """Check that `spec` (a run folder or an export) can start a run of `config`; what it is."""
     path = Path(spec).expanduser()
-    if (path / "config.json").is_file():
-        from kgan.config import TrainConfig
-
-        theirs = TrainConfig.load(path / "config.json").to_dict()
+    if RunFolder(path).is_run():
+        theirs = RunFolder(path).config().to_dict()
         kind = "run"
     elif version_folder(path) is not None:
         version = version_folder(path)

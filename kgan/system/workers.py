@@ -1,4 +1,4 @@
-"""Work spread over a few worker processes, answers in order: `python -m kgan.workers TASK`.
+"""Work spread over a few worker processes, answers in order: `python -m kgan.system.workers TASK`.
 
 Processes, because small images spend as long in Python as in numpy or the decoder, and
 threads share one interpreter lock (on 20,000 96-px JPEGs threads ran at half a single
@@ -8,7 +8,8 @@ fails from a REPL or standard input and runs a script without a `__main__` guard
 
 Protocol: the parent writes pickled messages to a worker's stdin — first the task's
 options, then one request after another — and reads one pickled answer per request from
-its stdout, in order. A task is a function `(options, request) -> answer` named in TASKS;
+its stdout, in order. A task is a function `(options, request) -> answer`, named to the
+worker as "module:function" (this module knows nothing of what the tasks are);
 an `OSError` it raises (a full disk, say) is raised again in the parent, any other error
 is a bug and is reported with the worker's traceback.
 """
@@ -30,12 +31,6 @@ from typing import Any, BinaryIO
 
 from kgan.errors import KganError
 
-# task: (module:function, what its processes do, for messages)
-TASKS = {
-    "decode": ("kgan.data.decoding:decode_request", "image-decoding"),
-    "attributes": ("kgan.data.synthetic:attributes_request", "attribute-drawing"),
-}
-
 
 def usable_cores() -> int:
     """The cores this process may run on (its affinity, where the OS tells)."""
@@ -45,11 +40,12 @@ def usable_cores() -> int:
 
 
 class OrderedWorkers:
-    """`count` processes running `task` on requests in order, `ahead` requests queued per worker."""
+    """`count` processes running `task` ("module:function") on requests in order, `ahead`
+    requests queued per worker; `what` names the processes in messages ("image-decoding")."""
 
-    def __init__(self, task: str, count: int, options: Any, ahead: int = 3):
-        self.what = TASKS[task][1]
-        command = [sys.executable, "-m", "kgan.workers", task]
+    def __init__(self, task: str, what: str, count: int, options: Any, ahead: int = 3):
+        self.what = what
+        command = [sys.executable, "-m", __name__, task]
         self.workers = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(count)]
         self.ahead = ahead
         for worker in self.workers:
@@ -170,7 +166,7 @@ def _serve(task: str, requests: BinaryIO, answers: BinaryIO) -> None:
     Ctrl-C in a terminal reaches the whole process group: the parent decides what happens
     (it stops the workers), so a worker ignores it rather than print its own traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    module, function = TASKS[task][0].split(":")
+    module, function = task.split(":")
     handle = getattr(importlib.import_module(module), function)
     options = pickle.load(requests)
     while True:

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from kgan import environment
+from kgan.system import environment
 
 VERSIONS = ("kgan", "tensorflow", "keras", "python")
 

@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 
 import kgan
-from kgan import cpu
+from kgan.system import cpu
 
 
 def describe() -> dict[str, Any]:

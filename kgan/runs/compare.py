@@ -12,10 +12,10 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from kgan import runs
 from kgan.errors import KganError
 from kgan.files import write_text_atomic
-from kgan.report import PAGE_CSS, data_uri, html_table, run_summary
+from kgan.runs.folder import RunFolder, elapsed_by_epoch, epoch_cost
+from kgan.runs.report import PAGE_CSS, data_uri, html_table, run_summary
 
 COLUMNS = (
     ("run", "run"),
@@ -35,12 +35,12 @@ COLUMNS = (
 def compare_row(run_dir: Path) -> dict[str, Any]:
     """One run's figures for the comparison (None where the run has no such figure)."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
+    if not RunFolder(run_dir).is_run():
         raise KganError(f"{run_dir} is not a run folder (no config.json): give folders made by kgan train")
     summary = run_summary(run_dir)
-    rows = runs.read_metrics(run_dir)
-    elapsed = runs.elapsed_by_epoch(rows)
-    epoch_costs = [runs.epoch_cost(r) for r in rows]
+    rows = RunFolder(run_dir).metrics()
+    elapsed = elapsed_by_epoch(rows)
+    epoch_costs = [epoch_cost(r) for r in rows]
     test = summary["test_evaluation"] or {}
     coverage = None
     if test.get("attributes"):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 from typing import Any
 
 from kgan import runs
+from kgan.data.dataset import Split
 from kgan.files import write_text_atomic
+from kgan.metrics.table import shown
+from kgan.runs.folder import RunFolder
 from kgan.training import checkpoint
 from kgan.training.step_metrics import METRIC_NAMES
 
@@ -29,21 +31,12 @@ td { font-variant-numeric: tabular-nums; }
 def run_summary(run_dir: Path) -> dict[str, Any]:
     """One row of `kgan runs`: name, variant, data, epochs, best val FID, test FID, status."""
     run_dir = Path(run_dir)
-    config = runs.read_json(run_dir / "config.json", {}) or {}
-    dataset = runs.read_json(run_dir / "dataset.json", {}) or {}
-    status = runs.status_of(run_dir)
-    rows = runs.read_metrics(run_dir)
+    folder = RunFolder(run_dir)
+    config, dataset, rows = folder.config_values(), folder.dataset_record(), folder.metrics()
     best = checkpoint.best(run_dir)
-    test_fid, test_evaluation = None, None
-    evaluations = run_dir / "evaluations.jsonl"
-    if evaluations.is_file():
-        for line in evaluations.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if record.get("split") == "test":
-                test_fid, test_evaluation = record.get("fid"), record
+    tests = [record for record in folder.evaluations() if record.get("split") == Split.TEST]
+    test_evaluation = tests[-1] if tests else None
+    test_fid = test_evaluation.get("fid") if test_evaluation else None
     return {
         "name": run_dir.name,
         "path": str(run_dir),
@@ -54,19 +47,14 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
         "best_val_fid": best["val_fid"] if best else None,
         "best_epoch": best["epoch"] if best else None,
         "test_fid": test_fid,
-        "status": status,
+        "status": folder.status(),
         "test_evaluation": test_evaluation,  # the newest `kgan fid` record on the test split
     }
 
 
 def list_runs(root: Path | None = None) -> list[dict[str, Any]]:
     """The summaries of the runs in `root` (default: the runs folder); `root` may be one run."""
-    root = Path(root or runs.runs_root())
-    if (root / "config.json").is_file():
-        return [run_summary(root)]
-    if not root.is_dir():
-        return []
-    return [run_summary(p.parent) for p in sorted(root.glob("*/config.json"))]
+    return [run_summary(folder.path) for folder in runs.run_folders(root)]
 
 
 def plot_history(rows: list[dict[str, Any]], out_dir: Path) -> dict[Path, int]:
@@ -111,44 +99,94 @@ def data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
+REPORT_CSS = """\
+h1 { font-size: 1.5em; margin-bottom: 0.2em; }
+.facts { color: #666; margin-top: 0; }
+.status { display: inline-block; padding: 2px 10px; border-radius: 10px; font-size: 0.8em; vertical-align: middle;
+  background: #e0e0e0; }
+.status.finished, .status.stopped_early { background: #d4f0d4; }
+.status.failed, .status.died { background: #f6d0d0; }
+.status.interrupted, .status.running { background: #fbeec8; }
+.strip { display: flex; gap: 10px; overflow-x: auto; padding-bottom: 8px; }
+.strip figure { flex: 0 0 auto; margin: 0; text-align: center; border: 2px solid transparent; padding: 2px; }
+.strip figure.best { border-color: #d33; }
+.strip img { image-rendering: pixelated; width: 240px; height: auto; display: block; }
+figcaption { font-size: 0.85em; color: #444; margin-top: 2px; }
+.warning { color: #a60; }
+details summary { cursor: pointer; color: #444; }
+"""
+
+
 def write_report(run_dir: Path) -> Path:
     """`<run>/report/index.html`: results, plots side by side, the per-epoch grids as a strip
     (best epoch marked), warnings and the folded config; images inline, so the page stands alone."""
-    run_dir = Path(run_dir)
-    rows = runs.read_metrics(run_dir)
-    out_dir = run_dir / "report"
-    plots = plot_history(rows, out_dir) if rows else []
-    summary = run_summary(run_dir)
-    config = runs.read_json(run_dir / "config.json", {}) or {}
-    dataset = runs.read_json(run_dir / "dataset.json", {}) or {}
-    last = rows[-1] if rows else {}
-    fids = {r["epoch"]: r["val_fid"] for r in rows if isinstance(r.get("val_fid"), int | float)}
+    folder = RunFolder(run_dir)
+    rows = folder.metrics()
+    plots = plot_history(rows, folder.report) if rows else []
+    summary = run_summary(folder.path)
+    config = folder.config_values()
+    test = summary["test_evaluation"] or {}
+    plot_html = "".join(f'<img class="plot" src="{data_uri(p)}" alt="{p.stem} plot">' for p in plots)
+    warnings = [w for r in rows[-1:] for w in r.get("warnings", [])]
+    title = f"kgan run {folder.path.name}"
+    status = html.escape(summary["status"])
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
+<style>
+{PAGE_CSS}{REPORT_CSS}</style></head><body>
+<h1>{html.escape(title)} <span class="status {status}">{status}</span></h1>
+<p class="facts">{_facts(config, folder.dataset_record(), summary)}</p>
+<h2>Results</h2>{html_table(_results(summary, rows))}
+{_attributes(test)}
+{"".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in warnings)}
+<h2>History</h2><div class="plots">{plot_html or "<p>no epochs recorded yet</p>"}</div>
+<h2>Samples</h2>
+<p class="facts">the same fixed noise after every epoch (scroll sideways; ★ the best by validation FID)</p>
+<div class="strip">{_sample_strip(folder, rows, summary["best_epoch"]) or "<p>no sample grids</p>"}</div>
+<h2>Configuration</h2>
+<details><summary>{len(config)} hyperparameters</summary>{html_table(sorted(config.items()))}</details>
+</body></html>
+"""
+    write_text_atomic(folder.report / "index.html", page)
+    return folder.report / "index.html"
 
+
+def _results(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The figures at the top of the page: progress, FIDs, the test evaluation, the last epoch."""
+    last = rows[-1] if rows else {}
     numbers = [
         ("status", summary["status"]),
         ("epochs", f"{summary['epochs']} of {summary['epochs_planned']}"),
         ("best validation FID", _best(summary)),
         ("test FID", f"{summary['test_fid']:.3f}" if summary["test_fid"] is not None else "— (run kgan fid)"),
     ]
-    test = summary["test_evaluation"] or {}
-    for key, label in (("kid", "test KID"), ("precision", "test precision"), ("recall", "test recall")):
-        if isinstance(test.get(key), int | float):
-            numbers.append((label, f"{test[key]:.4f}"))
+    numbers += [(f"test {label}", value) for label, value in shown(summary["test_evaluation"] or {}) if label != "FID"]
     numbers += [(f"last {key}", f"{last[key]:.4f}") for key in METRIC_NAMES if isinstance(last.get(key), int | float)]
     if isinstance(last.get("images_per_sec"), int | float):
         numbers.append(("images/s (last epoch)", f"{last['images_per_sec']:.1f}"))
+    return numbers
 
-    attributes = ""
-    if test.get("attributes"):
-        rows_html = [
-            (name.replace("_", " "), f"TVD {row['tvd']:.3f} · {row['covered']}/{row['values']} values present")
-            for name, row in test["attributes"].items()
-        ]
-        attributes = "<h2>Attributes</h2><p class='facts'>the avatar classifier on generated images against the "
-        attributes += f"test split's (total variation distance, coverage)</p>{html_table(rows_html)}"
-    best_epoch = summary["best_epoch"]
+
+def _attributes(test: dict[str, Any]) -> str:
+    """The attribute report of the newest test evaluation, when it has one."""
+    if not test.get("attributes"):
+        return ""
+    rows_html = [
+        (name.replace("_", " "), f"TVD {row['tvd']:.3f} · {row['covered']}/{row['values']} values present")
+        for name, row in test["attributes"].items()
+    ]
+    return (
+        "<h2>Attributes</h2><p class='facts'>the avatar classifier on generated images against the "
+        f"test split's (total variation distance, coverage)</p>{html_table(rows_html)}"
+    )
+
+
+def _sample_strip(folder: RunFolder, rows: list[dict[str, Any]], best_epoch: int | None) -> str:
+    """Each epoch's grid with its validation FID, the best one framed and starred."""
+    fids = {r["epoch"]: r["val_fid"] for r in rows if isinstance(r.get("val_fid"), int | float)}
     strip = []
-    for path in sorted((run_dir / "samples").glob("epoch-*.png")):
+    for path in sorted(folder.samples.glob("epoch-*.png")):
         epoch = int(path.stem.split("-")[1])
         caption = f"epoch {epoch}" + (f" · FID {fids[epoch]:.2f}" if epoch in fids else "")
         best = ' class="best"' if epoch == best_epoch else ""
@@ -157,51 +195,18 @@ def write_report(run_dir: Path) -> Path:
             f'<figure{best}><img src="{data_uri(path)}" alt="samples after epoch {epoch}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         )
-    plot_html = "".join(f'<img class="plot" src="{data_uri(p)}" alt="{p.stem} plot">' for p in plots)
-    warnings = [w for r in rows[-1:] for w in r.get("warnings", [])]
-    title = f"kgan run {run_dir.name}"
+    return "".join(strip)
+
+
+def _facts(config: dict[str, Any], dataset: dict[str, Any], summary: dict[str, Any]) -> str:
+    """The line under the title: variant, size, data and its split."""
+    size = config.get("image_size")
     facts = " · ".join(
-        html.escape(str(part))
-        for part in (config.get("variant"), f"{config.get('image_size')}×{config.get('image_size')}", summary["data"])
-        if part
+        html.escape(str(part)) for part in (config.get("variant"), f"{size}×{size}", summary["data"]) if part
     )
     if dataset.get("split_counts"):
         facts += " · " + html.escape(", ".join(f"{k} {v}" for k, v in dataset["split_counts"].items()))
-    status = html.escape(summary["status"])
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
-<style>
-{PAGE_CSS}h1 {{ font-size: 1.5em; margin-bottom: 0.2em; }}
-.facts {{ color: #666; margin-top: 0; }}
-.status {{ display: inline-block; padding: 2px 10px; border-radius: 10px; font-size: 0.8em; vertical-align: middle;
-  background: #e0e0e0; }}
-.status.finished, .status.stopped_early {{ background: #d4f0d4; }}
-.status.failed, .status.died {{ background: #f6d0d0; }}
-.status.interrupted, .status.running {{ background: #fbeec8; }}
-.strip {{ display: flex; gap: 10px; overflow-x: auto; padding-bottom: 8px; }}
-.strip figure {{ flex: 0 0 auto; margin: 0; text-align: center; border: 2px solid transparent; padding: 2px; }}
-.strip figure.best {{ border-color: #d33; }}
-.strip img {{ image-rendering: pixelated; width: 240px; height: auto; display: block; }}
-figcaption {{ font-size: 0.85em; color: #444; margin-top: 2px; }}
-.warning {{ color: #a60; }}
-details summary {{ cursor: pointer; color: #444; }}
-</style></head><body>
-<h1>{html.escape(title)} <span class="status {status}">{status}</span></h1>
-<p class="facts">{facts}</p>
-<h2>Results</h2>{html_table(numbers)}
-{attributes}
-{"".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in warnings)}
-<h2>History</h2><div class="plots">{plot_html or "<p>no epochs recorded yet</p>"}</div>
-<h2>Samples</h2>
-<p class="facts">the same fixed noise after every epoch (scroll sideways; ★ the best by validation FID)</p>
-<div class="strip">{"".join(strip) or "<p>no sample grids</p>"}</div>
-<h2>Configuration</h2>
-<details><summary>{len(config)} hyperparameters</summary>{html_table(sorted(config.items()))}</details>
-</body></html>
-"""
-    write_text_atomic(out_dir / "index.html", page)
-    return out_dir / "index.html"
+    return facts
 
 
 def _best(summary: dict[str, Any]) -> str:
