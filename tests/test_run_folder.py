@@ -32,9 +32,8 @@ def test_a_run_folder_reads_back_what_it_writes(tmp_path):
     assert folder.status() == "died"  # running, yet nobody holds the lock
     with folder.writer_lock():
         assert folder.status() == "running" and folder.is_locked()
-        with pytest.raises(KganError, match="being trained by pid"):
-            with RunFolder(folder.path).writer_lock():
-                pass
+        with pytest.raises(KganError, match="being trained by pid"), RunFolder(folder.path).writer_lock():
+            pass
 
     folder.append_metrics({"epoch": 1, "d_loss": 1.0})
     folder.append_metrics({"epoch": 2, "d_loss": 2.0})
