@@ -10,7 +10,6 @@ from typing import Any
 from kgan import runs
 from kgan.data.dataset import Split
 from kgan.files import write_text_atomic
-from kgan.metrics.table import shown
 from kgan.runs.folder import RunFolder
 from kgan.training import checkpoint
 from kgan.training.step_metrics import METRIC_NAMES
@@ -154,6 +153,8 @@ def write_report(run_dir: Path) -> Path:
 
 def _results(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """The figures at the top of the page: progress, FIDs, the test evaluation, the last epoch."""
+    from kgan.metrics.table import shown  # here: `kgan.metrics` loads TensorFlow, which `kgan runs` never needs
+
     last = rows[-1] if rows else {}
     numbers = [
         ("status", summary["status"]),
