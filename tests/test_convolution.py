@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kgan.system import cpu
 from kgan.training import convolution
 from kgan.training.convolution import RoutedConv2D, RoutedConv2DTranspose
 
@@ -131,7 +132,11 @@ def test_bfloat16_layers_take_the_route_and_agree_with_float32(routed_class, ker
     assert convolution._routable(routed, x)
     got, want = _layer_run(routed, x), _layer_run(plain, x)
     assert got[0].dtype == tf.bfloat16 and all(g.dtype == tf.float32 for g in got[2:])  # float32 weights' gradients
-    _assert_close(got, want, 2e-2)  # bfloat16 keeps 8 bits of mantissa
+    # bfloat16 keeps 8 bits of mantissa. Where the CPU has no bfloat16 instructions, TensorFlow's
+    # own kernels emulate it and round their sums more coarsely: kgan's routes are held to the
+    # tight bound everywhere, TensorFlow's kernels there to a looser one.
+    emulated = route == "tensorflow's kernels" and not cpu.native_bfloat16()
+    _assert_close(got, want, 5e-2 if emulated else 2e-2)
 
 
 def test_float32_and_other_shapes_keep_the_keras_path():

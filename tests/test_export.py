@@ -266,6 +266,7 @@ def test_sources_refuse_bad_inputs(tmp_path, small_dataset):
         sources.from_run(empty_run)
 
 
+@pytest.mark.slow  # the same images from a run and its server through `kgan sample` subprocesses
 def test_kgan_sample_from_server_matches_local(server, trained_run, tmp_path):
     remote = kgan("sample", "--server", server.url, "--n", "6", "--seed", "3", "--out", "remote.png", cwd=tmp_path)
     assert remote.returncode == 0, remote.stderr

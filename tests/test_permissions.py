@@ -18,7 +18,8 @@ from PIL import Image
 TINY = ["--batch-size", "8", "--image-size", "32", "--g-width", "4", "--d-width", "4", "--fid-every", "0"]
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o077])
+# 022, where tempfile's private modes showed; 077 (a private umask kept) with the long tests.
+@pytest.mark.parametrize("umask", [0o022, pytest.param(0o077, marks=pytest.mark.slow)])
 def test_every_output_honours_the_umask(tmp_path, umask):
     work = tmp_path / "work"
     work.mkdir()
