@@ -12,6 +12,7 @@ from helpers import assert_one_line_error, kgan
 from PIL import Image
 
 from kgan.data.labels import attach, read_labels
+from kgan.errors import KganError
 
 
 @pytest.fixture
@@ -98,19 +99,25 @@ def test_a_given_vocabulary_leaves_other_values_empty_and_counts_them(tmp_path):
 @pytest.mark.parametrize(
     ("content", "encoding", "words"),
     [
-        ("name,hair_color\na.png,blue\n", "utf-8", ("no 'file' column", "its columns: name, hair_color")),
-        ("file\na.png\n", "utf-8", ("no attribute columns",)),
-        ("file,hair_color,hair_color\na.png,blue,red\n", "utf-8", ("names a column twice", "hair_color")),
-        ("file,hair_color\nä.png,blau\n", "latin-1", ("is not UTF-8", "byte 0xe4", "save it as UTF-8")),
-        ("file,hair_color\na.png,blue\n", "utf-16", ("is not UTF-8",)),
+        ("name,hair_color\na.png,blue\n", "utf-8", "no 'file' column \\(its columns: name, hair_color\\)"),
+        ("file\na.png\n", "utf-8", "no attribute columns"),
+        ("file,hair_color,hair_color\na.png,blue,red\n", "utf-8", "names a column twice \\(hair_color\\)"),
+        ("file,hair_color\na.png,blue\n", "utf-16", "is not UTF-8"),
     ],
-    ids=["no file column", "no attributes", "repeated column", "latin-1", "utf-16"],
+    ids=["no file column", "no attributes", "repeated column", "utf-16"],
 )
-def test_a_bad_labels_file_is_one_line_and_nothing_is_written(faces, tmp_path, content, encoding, words):
+def test_a_bad_labels_file_is_refused_saying_what_to_do(tmp_path, content, encoding, words):
     labels = tmp_path / "labels.csv"
     write(labels, content, encoding)
+    with pytest.raises(KganError, match=words):
+        read_labels(labels)
+
+
+def test_a_bad_labels_file_is_one_line_before_any_image_is_read(faces, tmp_path):
+    labels = tmp_path / "labels.csv"
+    write(labels, "file,hair_color\nä.png,blau\n", "latin-1")
     done = kgan("data", "prepare", str(faces), "--out", "ds", "--labels", str(labels), cwd=tmp_path)
-    assert_one_line_error(done, *words)
+    assert_one_line_error(done, "is not UTF-8", "byte 0xe4", "save it as UTF-8")
     assert not (tmp_path / "ds").exists()
 
 
