@@ -28,8 +28,12 @@ def _warn_small_splits(counts: dict[str, int]) -> None:
 def _report_ingest(dataset, report, as_json: bool) -> None:
     counts = dataset.manifest["split_counts"]
     _warn_small_splits(counts)
+    labels = dataset.manifest.get("labels")
     if as_json:
-        print(json.dumps({"path": str(dataset.folder), "split_counts": counts, **report.to_dict()}))
+        record = {"path": str(dataset.folder), "split_counts": counts, **report.to_dict()}
+        if labels:
+            record["labels"] = labels
+        print(json.dumps(record))
         return
     console.print(
         f"prepared {dataset.folder}: {report.used} images "
@@ -38,6 +42,16 @@ def _report_ingest(dataset, report, as_json: bool) -> None:
     )
     for reason, count in sorted(report.reason_counts().items()):
         console.print(f"  skipped {count}: {reason}")
+    if labels:
+        _report_labels(labels)
+
+
+def _report_labels(labels: dict) -> None:
+    """The labels' vocabulary, then each kind of row or image that got no label, as a warning."""
+    vocabulary = "; ".join(f"{name}: {', '.join(values)}" for name, values in labels["vocabulary"].items())
+    console.print(f"labels: {labels['report']['labelled_images']} images labelled; {vocabulary}")
+    for line in labels["report"]["problems"]:
+        warn(line)
 
 
 @app.command("prepare")
@@ -66,10 +80,25 @@ def data_prepare(
         bool, typer.Option("--pad", help="Letterbox non-square images on white instead of cropping.")
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing prepared dataset at --out.")] = False,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV of labels: a 'file' column and one column per attribute (or a 'tags' column with --tags); "
+            "stored with the images, for conditional training."
+        ),
+    ] = None,
+    tags: Annotated[
+        bool,
+        typer.Option("--tags", help="--labels holds Danbooru-style tags (blue_hair red_eyes): hair, eye colour."),
+    ] = False,
     quiet: Quiet = False,
     as_json: Json = False,
 ) -> None:
     """Ingest images into a prepared dataset with a seeded, content-disjoint train/val/test split."""
+    from kgan.errors import KganError
+
+    if tags and labels is None:
+        raise KganError("--tags reads the tags column of --labels FILE: give --labels")
     from kgan.data.prepare import prepare
 
     live = interactive(quiet or as_json)
@@ -87,6 +116,8 @@ def data_prepare(
             overwrite=overwrite,
             download_progress=bytes_bar,
             progress=counter,
+            labels=labels,
+            tags=tags,
         )
     _report_ingest(dataset, report, as_json)
 

@@ -10,6 +10,7 @@ from kgan.data.dataset import ImageRows, ImageWriter, IngestReport, PreparedData
 from kgan.data.decoding import Decoded, Request, decode_chunk
 from kgan.data.download import Progress, download, is_url
 from kgan.data.images import DEFAULT_MAX_PIXELS, RESIZE_FILTERS, decode_image
+from kgan.data.labels import attach, read_labels, write_attributes
 from kgan.data.sources import Entry, iter_entries
 from kgan.errors import KganError
 from kgan.files import atomic_directory
@@ -51,19 +52,24 @@ def prepare(
     download_progress: Progress | None = None,
     progress: ItemProgress | None = None,
     workers: int | None = None,
+    labels: Path | None = None,
+    tags: bool = False,
 ) -> tuple[PreparedDataset, IngestReport]:
     """Ingest `source` into a prepared dataset at `out`.
 
     Images are decoded, converted to RGB, centre-cropped (or padded) and resized to `size`
     with `resize_filter`; exact
     duplicates (same pixels) are kept once, so no content can sit in two splits.
-    The dataset appears at `out` only once it is complete.
+    The dataset appears at `out` only once it is complete. With `labels` (a CSV file, see
+    `kgan.data.labels`), each image's labels go into `attributes.csv` and their vocabulary and
+    report into the manifest (`labels`).
     """
     if size < 8:
         raise KganError(f"--size must be at least 8 pixels, got {size}")
     if resize_filter not in RESIZE_FILTERS:
         raise KganError(f"--resize-filter must be one of {', '.join(RESIZE_FILTERS)}, got {resize_filter!r}")
     out = Path(out)
+    table = read_labels(labels, tags=tags) if labels is not None else None  # a bad file fails before any work
     if is_url(str(source)):
         check_output(out, overwrite)
         path = download(str(source), cache_dir() / "downloads", progress=download_progress)
@@ -91,7 +97,17 @@ def prepare(
             reasons = ", ".join(f"{n} {r}" for r, n in report.reason_counts().items()) or "no files"
             raise KganError(f"no usable image in {source} ({reasons}); check the path")
         writer.sort_by_name()  # tar archives are read in stored order
-        writer.finish(source=origin, seed=seed, val=val, test=test, extra={"resize_filter": resize_filter, "pad": pad})
+        extra = {"resize_filter": resize_filter, "pad": pad}
+        if table is not None:
+            rows = attach(table, writer.names)
+            write_attributes(tmp / "attributes.csv", table, writer.names, rows)
+            extra["labels"] = {
+                "file": str(Path(labels).resolve()),
+                "attributes": list(table.attributes),
+                "vocabulary": {name: list(values) for name, values in table.vocabulary.items()},
+                "report": table.report.to_dict(),
+            }
+        writer.finish(source=origin, seed=seed, val=val, test=test, extra=extra)
     return PreparedDataset(out), report
 
 

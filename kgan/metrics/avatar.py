@@ -221,7 +221,10 @@ def dataset_labels(dataset: PreparedDataset, split: str) -> dict[str, np.ndarray
     if not path.is_file():
         return None
     with open(path, newline="") as handle:
-        rows = {int(row["index"]): row for row in csv.DictReader(handle)}
+        reader = csv.DictReader(handle)
+        if not set(attribute_values()) <= set(reader.fieldnames or ()):  # a user's own labels
+            return None
+        rows = {int(row["index"]): row for row in reader}
     return labels_of([rows[int(index)] for index in dataset.indices(split)])
 
 
