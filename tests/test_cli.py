@@ -144,6 +144,7 @@ def test_bench_prints_figures(workdir, small_dataset):
     assert figures["pipeline_images_per_sec"] > figures["fit_step_images_per_sec"]
 
 
+@pytest.mark.slow  # nine `kgan` processes; `kgan fid --json` and its table also run in test_avatar_features
 def test_kgan_fid_json_and_table(workdir, small_dataset, tmp_path):
     import json
 

@@ -25,7 +25,7 @@ def long_run(workdir, small_dataset):
     return start_kgan(*args, "--run-dir", "run", cwd=workdir)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, pytest.param(signal.SIGHUP, marks=pytest.mark.slow)])
 def test_ctrl_c_sigterm_and_sighup_save_a_checkpoint_and_resume_finishes(workdir, small_dataset, signum):
     process = long_run(workdir, small_dataset)
     try:

@@ -70,7 +70,7 @@ def epochs_line(screen: str) -> str:
     return next(line for line in screen.splitlines() if line.startswith("epochs"))
 
 
-@pytest.mark.parametrize(("width", "height"), [(80, 24), (160, 50)])
+@pytest.mark.parametrize(("width", "height"), [(80, 24), pytest.param(160, 50, marks=pytest.mark.slow)])
 def test_dashboard_in_a_real_terminal_without_validation_fid(tmp_path, small_dataset, width, height):
     flags = f"--data {small_dataset} --epochs 3 --steps-per-epoch 120 --fid-every 0 {TINY}"
     screens = dashboard_screens(watch_training(tmp_path, width, height, flags))
