@@ -424,7 +424,7 @@ def paint_layers(frames, colours, kinds, params, windows, widths, waves, glows, 
 
 def cached() -> bool:
     """Whether numba's cache holds the drawing already, so that its first call loads it
-    (~1 s) rather than compiling it (~15 s). A hint for messages: numba decides; True when
+    rather than compiling it (much slower). A hint for messages: numba decides; True when
     its internals do not tell."""
     try:
         return os.path.isfile(paint_layers._cache._cache_file._index_path)

@@ -510,8 +510,8 @@ LAYERS = (_back_hair, _cat_ears, _neck_and_shirt, _face, _blush, _eyes, _mouth, 
 
 
 def drawing_compiled() -> bool:
-    """Whether the compiled drawing is built already (else the next drawing first spends
-    ~15 s compiling it, once per installation)."""
+    """Whether the compiled drawing is built already (else the next drawing first compiles
+    it, once per installation, which is worth telling the user)."""
     from kgan.data import avatar_kernel
 
     return avatar_kernel.cached()
