@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -50,6 +51,15 @@ def temporary_dir(directory: Path, prefix: str, suffix: str = ".tmp") -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=directory))
     os.chmod(folder, 0o777 & ~current_umask())
     return folder
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read a block at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_json(path: Path, default: Any = None) -> Any:

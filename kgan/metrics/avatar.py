@@ -16,7 +16,6 @@ are not comparable with published FIDs.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -30,7 +29,7 @@ from kgan.data import synthetic
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import to_model_range
 from kgan.errors import KganError
-from kgan.files import atomic_directory
+from kgan.files import atomic_directory, file_sha256
 from kgan.metrics.features import RESIZE_METHOD, FeatureExtractor
 from kgan.paths import cache_dir
 
@@ -167,11 +166,6 @@ def load_classifier(seed: int = SEED, announce: Callable[[str], None] | None = N
     return model, json.loads((folder / ACCURACY).read_text())
 
 
-def content_hash(path: Path) -> str:
-    """The weights' own hash: the same classifier has the same key on every install."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
 class AvatarExtractor(FeatureExtractor):
     """The classifier's features; `extract` also keeps the attributes it predicted
     (`last_attributes`, class indices per attribute) for the attribute report."""
@@ -207,8 +201,9 @@ def avatar_extractor(announce: Callable[[str], None] | None = None) -> AvatarExt
     return AvatarExtractor(
         name=f"avatar attribute classifier v{synthetic.GENERATOR_VERSION} "
         f"(held-out accuracy ≥ {lowest:.1%}; not comparable with published FIDs)",
-        # The weights' fingerprint: cached real features must never outlive the classifier they came from.
-        key=f"{NAME}:{content_hash(classifier_path() / WEIGHTS)}",
+        # The weights' own hash: cached real features never outlive the classifier they came from,
+        # and the same classifier has the same key on every install.
+        key=f"{NAME}:{file_sha256(classifier_path() / WEIGHTS)[:16]}",
         input_size=INPUT_SIZE,
         comparable=False,
         model=outputs,

@@ -11,7 +11,6 @@ truncated copy, a bad disk) is recognised and skipped for the previous good one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from kgan.errors import KganError, KganWarning
-from kgan.files import atomic_directory, write_text_atomic
+from kgan.files import atomic_directory, file_sha256, write_text_atomic
 from kgan.runs.folder import RunFolder
 
 PREFIX = "step-"
@@ -47,7 +46,7 @@ def save(run_dir: Path, gan, state: dict[str, Any], keep: int = 2, protect: tupl
         arrays = {f"g/{i}": np.asarray(v) for i, v in enumerate(gan.g_optimizer.variables)}
         arrays.update({f"d/{i}": np.asarray(v) for i, v in enumerate(gan.d_optimizer.variables)})
         np.savez(tmp / "optimizers.npz", **arrays)
-        files = {path.name: [path.stat().st_size, _sha256(path)] for path in sorted(tmp.iterdir())}
+        files = {path.name: [path.stat().st_size, file_sha256(path)] for path in sorted(tmp.iterdir())}
         record = {**state, "saved_at": time.time(), "files": files}
         write_text_atomic(tmp / "state.json", json.dumps(record, indent=2) + "\n")
     record = best(run_dir)
@@ -164,7 +163,7 @@ def damage(path: Path) -> str | None:
         size, digest = facts
         if file.stat().st_size != size:
             return f"{name} truncated ({file.stat().st_size} of {size} bytes)"
-        if _sha256(file) != digest:
+        if file_sha256(file) != digest:
             return f"{name} altered (checksum differs)"
     return None
 
@@ -185,14 +184,6 @@ def latest_good(run_dir: Path) -> Path | None:
             "or start a new run"
         )
     return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _prune(run_dir: Path, keep: int, protect: tuple[str, ...]) -> None:
