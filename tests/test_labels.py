@@ -56,10 +56,11 @@ def test_labels_are_stored_and_every_problem_is_counted_never_guessed(faces, tmp
         "eye_color": ["blue", "green", "red"],
     }
     report = record["report"]
-    assert (report["rows"], report["labelled_images"], report["unlabelled_images"]) == (8, 5, 2)  # e, f: no row
+    # c: rows that disagree; e and f: no row
+    assert (report["rows"], report["labelled_images"], report["unlabelled_images"]) == (8, 4, 2)
     assert (report["duplicate_rows"], report["conflicting_files"], report["unknown_files"]) == (1, 1, 1)
     assert report["unknown_file_examples"] == ["ghost.png"] and report["conflicting_examples"] == ["c.png"]
-    assert report["missing_values"] == {"eye_color": 1, "hair_color": 2}  # c (both), d (hair)
+    assert report["missing_values"] == {"hair_color": 1}  # d
     stored = rows_of(tmp_path / "ds")
     assert set(stored) == {"a.png", "b.png", "c.png", "d.png", "e.png", "f.png", "sub/g.png"}
     assert (stored["a.png"]["hair_color"], stored["b.png"]["hair_color"]) == ("blue", "blue, light")

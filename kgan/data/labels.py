@@ -144,18 +144,21 @@ def attach(table: LabelTable, names: list[str]) -> list[dict[str, str]]:
         by_base.setdefault(PurePosixPath(name).name, []).append(name)
     resolved: dict[str, str] = {}  # label file name → image name
     for label_name in table.by_file:
-        if label_name in by_base.get(PurePosixPath(label_name).name, []):
+        candidates = by_base.get(PurePosixPath(label_name).name, [])
+        if label_name in candidates:
             resolved[label_name] = label_name
-        elif len(candidates := by_base.get(PurePosixPath(label_name).name, [])) == 1:
+        elif len(candidates) == 1:
             resolved[label_name] = candidates[0]
         else:
             table.report.unknown_files.append(label_name)
     labels_of = {image: table.by_file[label] for label, image in resolved.items()}
+    disputed = {image for label, image in resolved.items() if label in table.report.conflicting}
     out = []
     for name in names:
         labels = labels_of.get(name)
         if labels is None:
             table.report.unlabelled += 1
+        if labels is None or name in disputed:  # disputed: counted as conflicting already
             out.append({})
             continue
         table.report.labelled += 1
