@@ -45,9 +45,9 @@ def latest_run(root: Path | None = None) -> Path:
         path = Path(pointer.read_text().strip())
         if RunFolder(path).is_run():
             return path
-    candidates = sorted(p for p in root.glob(f"*/{RunFolder.CONFIG}")) if root.is_dir() else []
+    candidates = run_folders(root)
     if candidates:
-        return candidates[-1].parent
+        return candidates[-1].path
     raise KganError(f"no run found under {root}/: train one with `kgan train` or pass --run-dir")
 
 
