@@ -43,7 +43,7 @@ def fid(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """FID, KID, precision and recall of a run's generator — or of image files — against the val or test split (TF-GAN).
+    """FID, KID, precision and recall of a run's generator — or of image files — against a split (TF-GAN).
 
     Examples:
 

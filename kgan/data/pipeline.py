@@ -98,8 +98,8 @@ def training_dataset(
     real batch for every critic step), `z` [n_critic·B, z_dim] (the noise of each critic
     step; the last one also feeds the G step) and `alpha` [n_critic·B, 1, 1, 1] (penalty
     interpolation weights); with `augment_draws`, also `augment` [n_critic·B, augment_draws]
-    (uniforms for DiffAugment's transforms, as many as it asks for). With `flip`, each real image is mirrored left to
-    right with probability ½, decided by its own draw from (seed, step).
+    (uniforms for DiffAugment's transforms, as many as it asks for). With `flip`, each real
+    image is mirrored left to right with probability ½, decided by its own draw from (seed, step).
     """
     count = len(images)
     per_step = n_critic * batch_size

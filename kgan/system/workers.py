@@ -1,8 +1,8 @@
 """Work spread over a few worker processes, answers in order: `python -m kgan.system.workers TASK`.
 
 Processes, because small images spend as long in Python as in numpy or the decoder, and
-threads share one interpreter lock (on 20,000 96-px JPEGs threads ran at half a single
-plain loop's speed). The workers are plain subprocesses fed through pipes rather than a
+threads share one interpreter lock (threads ran slower than one plain loop on small
+JPEGs). The workers are plain subprocesses fed through pipes rather than a
 `multiprocessing` pool: those start by importing the caller's main module again, which
 fails from a REPL or standard input and runs a script without a `__main__` guard twice.
 
