@@ -100,6 +100,11 @@ class TrainConfig:
     loss: str = param("bce", "bce (sigmoid D) or wasserstein (linear critic).", choices=LOSSES)
     gp_weight: float = param(0.0, "Gradient penalty λ (0: off).", min=0)
     n_critic: int = param(1, "D steps per G step, each on a fresh real batch.", min=1)
+    condition: str = param(
+        "",
+        "Attributes to steer, e.g. hair_colour,eye_colour, or all: G and D take them as input "
+        "(needs labelled data; empty: unconditional).",
+    )
     # Optimisation
     optimizer: str = param("adam", "adam or rmsprop.", choices=OPTIMIZERS)
     lr_g: float = param(2e-4, "Generator learning rate.", above=0)

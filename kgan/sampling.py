@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from kgan.data.attributes import Conditions
 from kgan.errors import KganError
 from kgan.files import write_bytes_atomic
 
@@ -29,12 +30,70 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.clip(np.round((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def generate(generator, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Run the generator in inference mode (`training=False`) in batches → uint8 images."""
-    chunks = [
-        to_uint8(generator(z[start : start + batch_size], training=False)) for start in range(0, len(z), batch_size)
-    ]
+def generate(generator, z: np.ndarray, batch_size: int = 256, codes: np.ndarray | None = None) -> np.ndarray:
+    """Run the generator in inference mode (`training=False`) in batches → uint8 images; a
+    conditional generator with each image's attribute `codes`."""
+
+    def inputs(start: int):
+        part = z[start : start + batch_size]
+        return part if codes is None else [part, codes[start : start + batch_size]]
+
+    chunks = [to_uint8(generator(inputs(start), training=False)) for start in range(0, len(z), batch_size)]
     return np.concatenate(chunks) if chunks else np.zeros((0, 1, 1, 3), np.uint8)
+
+
+class WithDrawnAttributes:
+    """A conditional generator called with z alone (validation FID, evaluation): each image's
+    attributes are drawn from the training shares, seeded by its own noise vector, so the
+    same z always gets the same attributes however the calls are batched or sharded."""
+
+    def __init__(self, generator, conditions: Conditions):
+        self.generator, self.conditions = generator, conditions
+
+    def codes(self, z: np.ndarray) -> np.ndarray:
+        rows = [
+            self.conditions.draw(1, np.random.default_rng(np.frombuffer(row.tobytes(), np.uint32)))[0]
+            for row in np.asarray(z, np.float32)
+        ]
+        return np.asarray(rows, np.int32).reshape(len(rows), len(self.conditions.attributes))
+
+    def __call__(self, z, training: bool = False):
+        return self.generator([z, self.codes(z)], training=training)
+
+
+def unconditioned(generator, conditions: Conditions | None):
+    """`generator` as a function of z alone: itself, or with attributes drawn (`WithDrawnAttributes`)."""
+    return generator if conditions is None else WithDrawnAttributes(generator, conditions)
+
+
+def epoch_grid(
+    seed: int, count: int, z_dim: int, conditions: Conditions | None = None
+) -> tuple[np.ndarray, np.ndarray | None, int | None]:
+    """(z, codes, columns) of a run's fixed grid of about `count` images: fixed noise; for a
+    conditional run, a grid by its first attribute (`grid_by`), one row per value."""
+    if conditions is None:
+        return fixed_noise(seed, count, z_dim), None, None
+    attribute = conditions.attributes[0]
+    values = len(conditions.vocabulary[attribute])
+    columns = max(1, count // values)
+    z = np.tile(fixed_noise(seed, columns, z_dim), (values, 1))
+    return z, grid_by(conditions, attribute, columns, seed), columns
+
+
+def grid_by(
+    conditions: Conditions, attribute: str, columns: int, seed: int, fixed: dict[str, int] | None = None
+) -> np.ndarray:
+    """Codes of a grid with one row per value of `attribute`, row-major `[values·columns, A]`:
+    each column keeps its other attributes (given in `fixed`, else drawn once from the training
+    shares), so only `attribute` changes down a column. The caller repeats each column's z."""
+    column_codes = conditions.draw(columns, np.random.default_rng([seed, GRID_STREAM, 1]), fixed)
+    position = conditions.attributes.index(attribute)
+    rows = []
+    for value in range(len(conditions.vocabulary[attribute])):
+        row = column_codes.copy()
+        row[:, position] = value
+        rows.append(row)
+    return np.concatenate(rows)
 
 
 def grid_shape(count: int) -> tuple[int, int]:
@@ -46,15 +105,18 @@ def grid_shape(count: int) -> tuple[int, int]:
 MIN_TILE = 64  # pixels: smaller tiles are enlarged in grids so that faces can be seen
 
 
-def image_grid(images: np.ndarray, padding: int = 2, min_tile: int = MIN_TILE) -> np.ndarray:
-    """Tile `[N, H, W, 3]` uint8 images into one image with a white border between them;
-    tiles under `min_tile` pixels are enlarged by a whole factor, nearest neighbour (every
-    generated pixel stays one visible block, nothing is smoothed)."""
+def image_grid(
+    images: np.ndarray, padding: int = 2, min_tile: int = MIN_TILE, columns: int | None = None
+) -> np.ndarray:
+    """Tile `[N, H, W, 3]` uint8 images into one image with a white border between them, row
+    by row (`columns` per row; default: the most square grid); tiles under `min_tile` pixels
+    are enlarged by a whole factor, nearest neighbour (every generated pixel stays one visible
+    block, nothing is smoothed)."""
     factor = -(-min_tile // min(images.shape[1:3])) if min(images.shape[1:3]) < min_tile else 1
     if factor > 1:
         images = images.repeat(factor, axis=1).repeat(factor, axis=2)
     count, height, width, _ = images.shape
-    rows, columns = grid_shape(count)
+    rows, columns = grid_shape(count) if columns is None else (-(-count // columns), columns)
     grid = np.full((rows * (height + padding) + padding, columns * (width + padding) + padding, 3), 255, np.uint8)
     for index, image in enumerate(images):
         row, column = divmod(index, columns)

@@ -45,7 +45,7 @@ def final_weights(run_dir: Path) -> list:
     from kgan.training import checkpoint
     from kgan.training.session import build_gan
 
-    gan = build_gan(runs.load_config(run_dir))
+    gan = build_gan(runs.load_config(run_dir), conditions=runs.RunFolder(run_dir).conditions())
     checkpoint.restore(checkpoint.latest(run_dir), gan)
     arrays = gan.generator.get_weights() + gan.discriminator.get_weights()
     return arrays + [np.asarray(v) for v in gan.g_optimizer.variables + gan.d_optimizer.variables]

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from kgan.data.attributes import AttributeTable, read_table
 from kgan.errors import KganError
 from kgan.files import write_text_atomic
 
@@ -384,6 +385,10 @@ class PreparedDataset:
             for index in self.manifest["splits"][split]:
                 digest.update(self.manifest["sha256"][index].encode())
         return digest.hexdigest()[:16]
+
+    def attribute_table(self) -> AttributeTable | None:
+        """The images' attributes, or None when they have none."""
+        return read_table(self.folder, self.manifest, self.manifest["count"])
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -26,19 +26,26 @@ def to_model_range(images: tf.Tensor, size: int) -> tf.Tensor:
 
 
 def load_split(
-    dataset: PreparedDataset, split: str, cache_bytes: int = DEFAULT_CACHE_BYTES, image_size: int | None = None
+    dataset: PreparedDataset,
+    split: str,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+    image_size: int | None = None,
+    keep: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The split's images: in RAM when small enough, else read from the file batch by batch.
+    """The split's images (those where the bool mask `keep` is true, when given): in RAM when
+    small enough, else read from the file batch by batch.
 
     With `image_size` at most half the stored size, the copy in RAM is the model's input
     itself — resized and scaled once, float32, the values `to_model_range` gives — which
     takes no more memory than the stored pixels and spares every epoch the resize."""
     indices = dataset.indices(split)
+    if keep is not None:
+        indices = indices[keep]
     if indices.size * dataset.image_size**2 * 3 > cache_bytes:
         return _LazySplit(dataset, indices)
     if image_size and 2 * image_size <= dataset.image_size:
         return _model_ready(dataset, indices, image_size)
-    return dataset.split_images(split)
+    return dataset.read_rows(indices)
 
 
 MODEL_READY_CHUNK = 128  # images resized at once: bounds the conversion's memory
@@ -90,6 +97,7 @@ def training_dataset(
     n_critic: int = 1,
     augment_draws: int = 0,
     flip: bool = False,
+    labels: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """One element per training step, for steps `start_step .. end_step - 1`, from `images`:
     uint8 `[N, S, S, 3]` (or a lazy split), or a model-ready float32 split (`load_split`).
@@ -100,6 +108,8 @@ def training_dataset(
     interpolation weights); with `augment_draws`, also `augment` [n_critic·B, augment_draws]
     (uniforms for DiffAugment's transforms, as many as it asks for). With `flip`, each real
     image is mirrored left to right with probability ½, decided by its own draw from (seed, step).
+    With `labels` (int32 `[N, attributes]`, a conditional run's), also `labels`
+    [n_critic·B, attributes]: each real image's attributes, which its fake partner is asked for.
     """
     count = len(images)
     per_step = n_critic * batch_size
@@ -141,13 +151,23 @@ def training_dataset(
             drawn["mirror"] = tf.random.stateless_uniform([per_step], seed=seeded(3)) < 0.5
         return drawn
 
-    def combine(real: tf.Tensor, drawn: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    table = None if labels is None else tf.constant(labels, tf.int32)
+    if table is not None and len(labels) != count:
+        raise ValueError(f"{len(labels)} label rows for {count} images")
+
+    def load_labelled(batch_positions: tf.Tensor) -> dict[str, tf.Tensor]:
+        loaded = {"real": load(batch_positions)}
+        if table is not None:
+            loaded["labels"] = tf.gather(table, batch_positions)
+        return loaded
+
+    def combine(loaded: dict[str, tf.Tensor], drawn: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         if flip:
             mirror = drawn.pop("mirror")[:, None, None, None]
-            real = tf.where(mirror, tf.reverse(real, axis=[2]), real)
-        return {"real": real, **drawn}
+            loaded["real"] = tf.where(mirror, tf.reverse(loaded["real"], axis=[2]), loaded["real"])
+        return {**loaded, **drawn}
 
-    real = positions.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    real = positions.map(load_labelled, num_parallel_calls=tf.data.AUTOTUNE)
     noise = tf.data.Dataset.range(start_step, end_step).map(draws, num_parallel_calls=tf.data.AUTOTUNE)
     batches = (
         tf.data.Dataset.zip(real, noise).map(combine, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

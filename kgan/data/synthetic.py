@@ -83,6 +83,22 @@ ATTRIBUTES = (
 )
 
 
+def attribute_vocabulary() -> dict[str, tuple[str, ...]]:
+    """Each attribute's values as `attributes.csv` writes them (text), in the order drawn."""
+    values = {
+        "hair_colour": HAIR_COLOURS,
+        "hair_style": HAIR_STYLES,
+        "bangs": BANGS,
+        "eye_colour": EYE_COLOURS,
+        "skin": SKIN_TONES,
+        "mouth": MOUTHS,
+        "blush": (False, True),
+        "accessory": ACCESSORIES,
+        "background": BACKGROUNDS,
+    }
+    return {name: tuple(str(value) for value in values[name]) for name in ATTRIBUTES}
+
+
 def draw_attributes(seed: int, index: int) -> dict:
     """The attributes and jitter of avatar `index` for `seed` (independent of the count)."""
     rng = np.random.default_rng([seed, index])

@@ -30,7 +30,7 @@ from kgan.metrics.shards import SINGLE, Shards
 from kgan.metrics.stats_file import load_statistics, save_statistics
 from kgan.metrics.table import secondary_figures
 from kgan.runs.folder import RunFolder
-from kgan.sampling import FID_NOISE_STREAM, fixed_noise
+from kgan.sampling import FID_NOISE_STREAM, fixed_noise, unconditioned
 from kgan.training import checkpoint
 
 
@@ -231,7 +231,8 @@ def evaluate_run(
     if save_stats is not None:
         _, real_stats = real_side(dataset, split, config.image_size, extractor, samples, batch_size)
         save_statistics(save_stats, real_stats, extractor.name)
-    generator = checkpoint.load_generator(path, config)
+    conditions = RunFolder(run_dir).conditions()  # a conditional G: attributes drawn as in training
+    generator = unconditioned(checkpoint.load_generator(path, config, conditions), conditions)
     result = evaluate(
         generator,
         dataset,

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from kgan.config import TrainConfig
-from kgan.data.dataset import PreparedDataset
+from kgan.data import attributes
+from kgan.data.attributes import Conditions
+from kgan.data.dataset import PreparedDataset, Split
 from kgan.errors import KganError, KganWarning
 from kgan.files import write_text_atomic
 from kgan.paths import runs_root
@@ -92,6 +94,9 @@ def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | No
 
         describe_source(config.init_from, config)
         config = config.with_overrides(init_from=resolved(config.init_from))
+    conditions = run_conditions(config, dataset)
+    if conditions:  # `all` and either spelling of colour, recorded as what they resolve to
+        config = config.with_overrides(condition=",".join(conditions.attributes))
     run_dir = Path(run_dir) if run_dir else new_run_dir(config.variant)
     folder = RunFolder(run_dir)
     if folder.is_run():
@@ -100,10 +105,33 @@ def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | No
         raise KganError(f"--run-dir {run_dir} is not empty: choose a new folder")
     run_dir.mkdir(parents=True, exist_ok=True)
     folder.save_dataset_record(dataset.describe())
+    if conditions:
+        folder.save_conditions(conditions)
     folder.write_status("created", created=time.time())
     folder.save_config(config)  # last: a folder with config.json is a whole run
     mark_latest(run_dir)
     return run_dir
+
+
+def run_conditions(config: TrainConfig, dataset: PreparedDataset) -> Conditions | None:
+    """What a run with `--condition` conditions on, checked against the dataset's labels;
+    training images without every one of those labels are left out, with a warning."""
+    table = dataset.attribute_table()
+    chosen = attributes.resolve(table, config.condition, source=f"the dataset at {dataset.folder}")
+    if not chosen:
+        return None
+    rows = dataset.indices(Split.TRAIN)
+    labelled = attributes.labelled_rows(table, chosen, rows)
+    if not labelled.any():
+        raise KganError(f"--condition {','.join(chosen)}: no training image has all of these labels")
+    if not labelled.all():
+        warnings.warn(
+            f"{int((~labelled).sum())} of {len(rows)} training images lack a label for "
+            f"{', '.join(chosen)} and are left out of this conditional run",
+            KganWarning,
+            stacklevel=2,
+        )
+    return attributes.conditions_for(table, chosen, rows)
 
 
 def resolved(path: str) -> str:

@@ -2,6 +2,7 @@
 
     config.json        the full TrainConfig (its presence makes a folder a run)
     dataset.json       which prepared dataset and split (path, split id, counts)
+    conditions.json    a conditional run's attributes, their values and shares (`Conditions`)
     run.json           status, its details, and one `sessions` entry per training process
     metrics.jsonl      one JSON object per epoch
     evaluations.jsonl  one JSON object per `kgan fid` (or closing evaluation)
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from kgan.config import TrainConfig
+from kgan.data.attributes import Conditions
 from kgan.errors import KganError
 from kgan.files import read_json, write_text_atomic
 
@@ -38,6 +40,7 @@ class RunFolder:
 
     CONFIG, DATASET, RECORD = "config.json", "dataset.json", "run.json"
     METRICS, EVALUATIONS, LOCK = "metrics.jsonl", "evaluations.jsonl", ".lock"
+    CONDITIONS = "conditions.json"
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
@@ -84,6 +87,15 @@ class RunFolder:
 
     def save_dataset_record(self, record: dict[str, Any]) -> None:
         write_text_atomic(self.path / self.DATASET, json.dumps(record, indent=2) + "\n")
+
+    # conditions.json
+    def conditions(self) -> Conditions | None:
+        """What a conditional run's models take besides z; None for an unconditional run."""
+        values = read_json(self.path / self.CONDITIONS, None)
+        return Conditions.from_dict(values) if values else None
+
+    def save_conditions(self, conditions: Conditions) -> None:
+        write_text_atomic(self.path / self.CONDITIONS, json.dumps(conditions.to_dict(), indent=2) + "\n")
 
     # run.json
     def record(self) -> dict[str, Any]:

@@ -248,12 +248,13 @@ def _assign(variables, arrays, prefix: str) -> None:
         variable.assign(value)
 
 
-def load_generator(path: Path, config) -> Any:
-    """The sampling generator of a checkpoint (EMA weights when the run kept them)."""
+def load_generator(path: Path, config, conditions=None) -> Any:
+    """The sampling generator of a checkpoint (EMA weights when the run kept them); a
+    conditional run's takes [z, codes] (`conditions`: the run's, `RunFolder.conditions`)."""
     from kgan.training.models import build_generator  # here: reading records (`kgan runs`) needs no TensorFlow
 
     path = Path(path)
-    generator = build_generator(config)
+    generator = build_generator(config, conditions=conditions)
     ema_file = path / "ema_generator.weights.h5"
     try:
         generator.load_weights(ema_file if ema_file.exists() else path / "generator.weights.h5")

@@ -17,6 +17,10 @@ The loss, not the variant name, picks the class (`gan_class`): the literal readi
 Table 2 (BCE loss + penalty, sigmoid kept) is a `DCGAN` with gp_weight > 0, and its
 penalty is then taken on the sigmoid output, as D is defined there.
 
+Conditioned on attributes c (`--condition`), every D and G above takes them too: x̃ = G(z, c)
+is made for the attributes c of the real batch x it is paired with, D(x, c), D(x̃, c), and
+the penalty's D(x̂, c) keep those same c (`conditional.py` has how they enter the models).
+
 Every random draw (z, α, the real batch) comes from the input pipeline, so this step is
 a pure function of the batch and the model state. Losses are averaged over the *global*
 batch so that gradients summed across replicas equal the single-device gradient.
@@ -28,6 +32,7 @@ import keras
 import tensorflow as tf
 
 from kgan.config import TrainConfig, diff_augmentations
+from kgan.data.attributes import Conditions
 from kgan.training import augment
 from kgan.training.models import build_discriminator, build_generator
 from kgan.training.step_metrics import METRIC_NAMES
@@ -50,9 +55,11 @@ class GAN(keras.Model):
         ema_generator: keras.Model | None = None,
         ema_decay: float = 0.0,
         augment: tuple[str, ...] = (),
+        conditions: Conditions | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.conditions = conditions  # a conditional pair: G and D also take the attributes' codes
         self.generator = generator
         self.discriminator = discriminator
         self.ema_generator = ema_generator
@@ -63,22 +70,24 @@ class GAN(keras.Model):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
 
     @staticmethod
-    def from_config_values(config: TrainConfig) -> GAN:
-        """Build the models and the GAN (of the config's loss) that a TrainConfig describes."""
-        generator = build_generator(config)
+    def from_config_values(config: TrainConfig, conditions: Conditions | None = None) -> GAN:
+        """Build the models and the GAN (of the config's loss) that a TrainConfig (and, for a
+        conditional run, its `Conditions`) describes."""
+        generator = build_generator(config, conditions=conditions)
         ema = None
         if config.ema > 0:
-            ema = build_generator(config, name="ema_generator")
+            ema = build_generator(config, name="ema_generator", conditions=conditions)
             ema.set_weights(generator.get_weights())
             ema.trainable = False
         return gan_class(config.loss)(
             generator,
-            build_discriminator(config),
+            build_discriminator(config, conditions=conditions),
             gp_weight=config.gp_weight,
             n_critic=config.n_critic,
             ema_generator=ema,
             ema_decay=config.ema,
             augment=diff_augmentations(config.augment),
+            conditions=conditions,
         )
 
     def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer, **kwargs):
@@ -100,8 +109,17 @@ class GAN(keras.Model):
         """The generator used for samples: the moving average when there is one."""
         return self.ema_generator if self.ema_generator is not None else self.generator
 
-    def call(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
-        return self.sampler(z, training=training)
+    def call(self, inputs, training: bool = False) -> tf.Tensor:
+        """z, or [z, codes] for a conditional pair → images."""
+        return self.sampler(inputs, training=training)
+
+    def _g(self, z: tf.Tensor, codes: tf.Tensor | None) -> tf.Tensor:
+        """x̃ = G(z), or G(z, c) with the attributes' codes of a conditional pair."""
+        return self.generator(z if codes is None else [z, codes], training=True)
+
+    def _d(self, images: tf.Tensor, codes: tf.Tensor | None) -> tf.Tensor:
+        """D(x), or D(x, c): the logit of `images` judged as images with attributes `codes`."""
+        return self.discriminator(images if codes is None else [images, codes], training=True)
 
     # ---- losses (the subclasses' equations) ---------------------------------------------
 
@@ -120,13 +138,18 @@ class GAN(keras.Model):
         count = tf.cast(tf.shape(values)[0] * replicas, values.dtype)
         return tf.reduce_sum(values) / count
 
-    def gradient_penalty(self, real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:
-        """E[(‖∇_x̂ D(x̂)‖₂ − 1)²], the norm over each whole image (not per pixel)."""
+    def gradient_penalty(
+        self, real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor, codes: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """E[(‖∇_x̂ D(x̂)‖₂ − 1)²], the norm over each whole image (not per pixel). A conditional
+        critic is differentiated at (x̂, c) with the real image's attributes c, which its fake
+        partner was made for: the gradient is taken along the line between the two images
+        and nothing else."""
         real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
         mixed = alpha * real + (1.0 - alpha) * fake
         with tf.GradientTape() as tape:
             tape.watch(mixed)
-            scores = tf.cast(self.d_output(self.discriminator(mixed, training=True)), tf.float32)
+            scores = tf.cast(self.d_output(self._d(mixed, codes)), tf.float32)
         grads = tape.gradient(scores, mixed)
         norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
         return self._mean(tf.square(norms - 1.0))
@@ -141,19 +164,25 @@ class GAN(keras.Model):
         return augment.augment(images, draws[:, view * augment.DRAWS : (view + 1) * augment.DRAWS], self.augment)
 
     def _critic_update(
-        self, real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor, draws: tf.Tensor | None = None
+        self,
+        real: tf.Tensor,
+        fake: tf.Tensor,
+        alpha: tf.Tensor,
+        draws: tf.Tensor | None = None,
+        codes: tf.Tensor | None = None,
     ) -> tuple[tf.Tensor, ...]:
         """One D step on a real batch and a (gradient-stopped) fake batch; the penalty's
-        interpolates lie between the two as D sees them."""
+        interpolates lie between the two as D sees them. A conditional pair's fakes were made
+        for the real images' attributes `codes`, and D judges both with them."""
         real = self._seen_by_d(real, draws, 0)
         fake = self._seen_by_d(tf.stop_gradient(fake), draws, 1)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
+            real_logits = self._d(real, codes)
+            fake_logits = self._d(fake, codes)
             d_loss = self.discriminator_loss(real_logits, fake_logits)
             penalty = tf.constant(0.0)
             if self.gp_weight > 0:
-                penalty = self.gradient_penalty(real, fake, alpha)
+                penalty = self.gradient_penalty(real, fake, alpha, codes)
                 d_loss = d_loss + self.gp_weight * penalty
             scaled = self._scaled(self.d_optimizer, d_loss)
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
@@ -191,16 +220,19 @@ class GAN(keras.Model):
         def draws(i: int) -> tf.Tensor | None:
             return part("augment", i) if "augment" in data else None
 
+        def codes(i: int) -> tf.Tensor | None:  # a conditional pair's attributes, the real batch's
+            return part("labels", i) if "labels" in data else None
+
         for i in range(self.n_critic - 1):
-            fake = self.generator(part("z", i), training=True)
-            self._critic_update(part("real", i), fake, part("alpha", i), draws(i))
+            fake = self._g(part("z", i), codes(i))
+            self._critic_update(part("real", i), fake, part("alpha", i), draws(i), codes(i))
         last = self.n_critic - 1
         with tf.GradientTape() as tape:
-            fake = self.generator(part("z", last), training=True)
+            fake = self._g(part("z", last), codes(last))
             d_loss, penalty, d_real, d_fake = self._critic_update(
-                part("real", last), fake, part("alpha", last), draws(last)
+                part("real", last), fake, part("alpha", last), draws(last), codes(last)
             )
-            g_loss = self.generator_loss(self.discriminator(self._seen_by_d(fake, draws(last), 2), training=True))
+            g_loss = self.generator_loss(self._d(self._seen_by_d(fake, draws(last), 2), codes(last)))
             scaled = self._scaled(self.g_optimizer, g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))

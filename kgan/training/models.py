@@ -5,6 +5,8 @@ halve the width while doubling the resolution, BatchNorm + ReLU between, Tanh ou
 Discriminator: stride-2 4×4 convs doubling the width, LeakyReLU(0.2), a normalisation
 after every conv but the first, and a 4×4 valid conv to one score. The score is a logit:
 the paper's final sigmoid lives in the loss (`gan.py`), where it is numerically stable.
+A conditional pair (`conditions`) is the same with the attributes entering G's BatchNorms
+and D's projection term (`conditional.py`); without them, not one layer differs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import tensorflow as tf
 from keras import layers
 
 from kgan.config import TrainConfig
+from kgan.data.attributes import Conditions
+from kgan.training.conditional import ClassAffine, Projection
 from kgan.training.convolution import RoutedConv2D, RoutedConv2DTranspose
 from kgan.training.norms import FusedBatchNormalization
 
@@ -48,6 +52,10 @@ def _norm(kind: str, name: str) -> layers.Layer:
         return FusedBatchNormalization(
             momentum=0.9, epsilon=1e-5, gamma_initializer=gamma_init(), synchronized=_synchronized(), name=name
         )
+    if kind == "plain_batch":  # conditional BatchNorm's normalisation; γ and β come from the codes
+        return FusedBatchNormalization(
+            momentum=0.9, epsilon=1e-5, center=False, scale=False, synchronized=_synchronized(), name=name
+        )
     if kind == "instance":
         return layers.GroupNormalization(groups=-1, epsilon=1e-5, gamma_initializer=gamma_init(), name=name)
     if kind == "layer":
@@ -55,31 +63,43 @@ def _norm(kind: str, name: str) -> layers.Layer:
     return layers.Identity(name=name)
 
 
-def build_generator(config: TrainConfig, name: str = "generator") -> keras.Model:
-    """z `[B, z_dim]` → image `[B, S, S, 3]` in [-1, 1]."""
+def build_generator(config: TrainConfig, name: str = "generator", conditions: Conditions | None = None) -> keras.Model:
+    """z `[B, z_dim]` → image `[B, S, S, 3]` in [-1, 1]; with `conditions`, [z, codes `[B, A]`] →
+    image, every BatchNorm conditional (`conditional.ClassAffine`)."""
     stages = _stages(config.image_size)
     z = keras.Input((config.z_dim,), name="z")
+    codes = keras.Input((len(conditions.attributes),), dtype="int32", name="labels") if conditions else None
+
+    def norm(x, layer_name: str):
+        if codes is None:
+            return _norm("batch", layer_name)(x)
+        x = _norm("plain_batch", layer_name)(x)
+        return ClassAffine(conditions.sizes, name=f"{layer_name}_affine")([x, codes])
+
     x = layers.Reshape((1, 1, config.z_dim))(z)
     width = config.g_width * 2 ** (stages - 1)
     x = RoutedConv2DTranspose(
         width, 4, strides=1, padding="valid", use_bias=False, kernel_initializer=conv_init(), name="project"
     )(x)
-    x = _norm("batch", "project_bn")(x)
+    x = norm(x, "project_bn")
     x = layers.ReLU()(x)
     for stage in range(1, stages):
         width //= 2
         x = RoutedConv2DTranspose(
             width, 4, strides=2, padding="same", use_bias=False, kernel_initializer=conv_init(), name=f"up{stage}"
         )(x)
-        x = _norm("batch", f"up{stage}_bn")(x)
+        x = norm(x, f"up{stage}_bn")
         x = layers.ReLU()(x)
     x = RoutedConv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=conv_init(), name="to_rgb")(x)
     image = layers.Activation("tanh", dtype="float32", name="tanh")(x)
-    return keras.Model(z, image, name=name)
+    return keras.Model(z if codes is None else [z, codes], image, name=name)
 
 
-def build_discriminator(config: TrainConfig, name: str = "discriminator") -> keras.Model:
-    """image `[B, S, S, 3]` → logit `[B, 1]` (sigmoid applied by the loss when it is BCE)."""
+def build_discriminator(
+    config: TrainConfig, name: str = "discriminator", conditions: Conditions | None = None
+) -> keras.Model:
+    """image `[B, S, S, 3]` → logit `[B, 1]` (sigmoid applied by the loss when it is BCE); with
+    `conditions`, [image, codes `[B, A]`] → logit plus the projection term (`conditional.Projection`)."""
     stages = _stages(config.image_size)
     image = keras.Input((config.image_size, config.image_size, 3), name="image")
     x = RoutedConv2D(config.d_width, 4, strides=2, padding="same", kernel_initializer=conv_init(), name="down0")(image)
@@ -98,6 +118,12 @@ def build_discriminator(config: TrainConfig, name: str = "discriminator") -> ker
         )(x)
         x = _norm(config.d_norm, f"down{stage}_norm")(x)
         x = layers.LeakyReLU(0.2)(x)
+    features = x
     x = RoutedConv2D(1, 4, strides=1, padding="valid", kernel_initializer=conv_init(), name="score")(x)
     logit = layers.Flatten(dtype="float32", name="logit")(x)
-    return keras.Model(image, logit, name=name)
+    if not conditions:
+        return keras.Model(image, logit, name=name)
+    codes = keras.Input((len(conditions.attributes),), dtype="int32", name="labels")
+    flat = layers.Flatten(dtype="float32", name="features")(features)
+    projected = Projection(conditions.sizes, dtype="float32", name="projection")([flat, codes])
+    return keras.Model([image, codes], layers.Add(dtype="float32", name="conditional_logit")([logit, projected]), name=name)

@@ -18,8 +18,9 @@ import keras
 import numpy as np
 
 from kgan.config import TrainConfig
+from kgan.data.attributes import Conditions
 from kgan.runs.folder import RunFolder, elapsed_by_epoch
-from kgan.sampling import fixed_noise, generate, image_grid, save_png
+from kgan.sampling import epoch_grid, generate, image_grid, save_png, unconditioned
 from kgan.training import checkpoint
 from kgan.training.health import warnings_for
 from kgan.training.plan import Plan
@@ -42,13 +43,17 @@ class RunRecorder(keras.callbacks.Callback):
         listeners: list | tuple = (),
         writes: bool = True,
         best: dict[str, Any] | None = None,
+        conditions: Conditions | None = None,
     ):
         super().__init__()
         self.run_dir, self.config, self.plan = Path(run_dir), config, plan
         self.listeners, self.writes = listeners, writes  # writes=False: a worker other than the chief
         self.tensorboard = TensorBoardWriter(run_dir) if writes else None
         self.history = RunFolder(run_dir).metrics() if writes else []
-        self.noise = fixed_noise(config.seed, config.sample_count, config.z_dim) if config.sample_count else None
+        self.noise, self.codes, self.columns = (
+            epoch_grid(config.seed, config.sample_count, config.z_dim, conditions) if config.sample_count else (None,) * 3
+        )
+        self.conditions = conditions
         self.validator = validator
         # The chief reads its own best record; the other workers are given the chief's.
         self.best = checkpoint.best(run_dir) if writes and best is None else best
@@ -157,7 +162,7 @@ class RunRecorder(keras.callbacks.Callback):
     def _validate(self) -> dict[str, Any]:
         """The validation FID of the sampling generator, with its cost and its features."""
         start = time.perf_counter()
-        value = self.validator(self.model.sampler)
+        value = self.validator(unconditioned(self.model.sampler, self.conditions))
         return {
             "val_fid": value,
             "fid_seconds": round(time.perf_counter() - start, 3),
@@ -168,7 +173,7 @@ class RunRecorder(keras.callbacks.Callback):
         """The fixed-noise grid, written as the epoch's PNG (by the writing worker)."""
         if self.noise is None or not self.writes:
             return None
-        grid = image_grid(generate(self.model.sampler, self.noise))
+        grid = image_grid(generate(self.model.sampler, self.noise, codes=self.codes), columns=self.columns)
         save_png(RunFolder(self.run_dir).samples / f"epoch-{epoch:04d}.png", grid)
         return grid
 

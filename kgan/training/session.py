@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from kgan import runs
 from kgan.config import TrainConfig, augmentations, diff_augmentations
+from kgan.data.attributes import Conditions, training_labels
 from kgan.data.dataset import PreparedDataset, Split
 from kgan.data.pipeline import default_steps_per_epoch, load_split, training_dataset
 from kgan.errors import KganError, KganWarning, first_line
@@ -39,9 +40,10 @@ Validator = Callable[[keras.Model], float]
 
 
 def config_dataset(
-    images, config: TrainConfig, steps_per_epoch: int, start_step: int, end_step: int
+    images, config: TrainConfig, steps_per_epoch: int, start_step: int, end_step: int, labels=None
 ) -> tf.data.Dataset:
-    """`pipeline.training_dataset` with a TrainConfig's image size, batch, z size, seed and critic steps."""
+    """`pipeline.training_dataset` with a TrainConfig's image size, batch, z size, seed and critic
+    steps (and a conditional run's `labels`, the images' codes)."""
     return training_dataset(
         images,
         image_size=config.image_size,
@@ -54,18 +56,22 @@ def config_dataset(
         n_critic=config.n_critic,
         augment_draws=augment.DRAWS_PER_IMAGE if diff_augmentations(config.augment) else 0,
         flip="flip" in augmentations(config.augment),
+        labels=labels,
     )
 
 
-def build_gan(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -> GAN:
+def build_gan(
+    config: TrainConfig, strategy: tf.distribute.Strategy | None = None, conditions: Conditions | None = None
+) -> GAN:
     """A compiled GAN with optimizer slots created (ready to restore or train), built in
-    `strategy`'s scope with the config's precision policy and XLA setting."""
+    `strategy`'s scope with the config's precision policy and XLA setting (conditional on
+    `conditions` when given)."""
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(config.precision)  # layers take their policy when built
     jit = {"auto": "auto", "on": True, "off": False}[config.jit_compile]
     try:
         with (strategy or tf.distribute.get_strategy()).scope():
-            gan = GAN.from_config_values(config)
+            gan = GAN.from_config_values(config, conditions)
             gan.compile(*make_optimizers(config), jit_compile=jit)
             gan.build_optimizers()
     finally:
@@ -98,11 +104,15 @@ class TrainingSession:
             warnings.warn(cpu.bfloat16_emulated_warning(), KganWarning, stacklevel=2)
         keras.utils.set_random_seed(config.seed)
         runtime.configure(deterministic=config.deterministic)
-        self.images = load_split(dataset, Split.TRAIN, image_size=config.image_size)
+        self.conditions = RunFolder(run_dir).conditions()
+        keep, self.labels = None, None  # a conditional run trains on the images labelled for it
+        if self.conditions:
+            keep, self.labels = training_labels(dataset, self.conditions)
+        self.images = load_split(dataset, Split.TRAIN, image_size=config.image_size, keep=keep)
         self.steps_per_epoch = config.steps_per_epoch or default_steps_per_epoch(
             len(self.images), config.batch_size, config.n_critic
         )
-        self.gan: GAN = build_gan(config, strategy)
+        self.gan: GAN = build_gan(config, strategy, self.conditions)
         self.recorder: RunRecorder | None = None
         self.initialized_from: dict[str, Any] | None = None  # what --init-from loaded, when it did
 
@@ -175,7 +185,14 @@ class TrainingSession:
                 callback.on_validation(off)  # None: on; else why it is off
         listeners = [callback for callback in callbacks if hasattr(callback, "on_record")] if self.writes else []
         self.recorder = RunRecorder(
-            self.run_dir, self.config, plan, validator=validator, listeners=listeners, writes=self.writes, best=best
+            self.run_dir,
+            self.config,
+            plan,
+            validator=validator,
+            listeners=listeners,
+            writes=self.writes,
+            best=best,
+            conditions=self.conditions,
         )
         self._status("running", steps_per_epoch=self.steps_per_epoch, **(extra or {}))
         if self.writes:
@@ -187,7 +204,7 @@ class TrainingSession:
 
     def dataset_for(self, first_step: int, end_step: int) -> tf.data.Dataset:
         """The input pipeline for global steps `first_step .. end_step - 1`."""
-        return config_dataset(self.images, self.config, self.steps_per_epoch, first_step, end_step)
+        return config_dataset(self.images, self.config, self.steps_per_epoch, first_step, end_step, self.labels)
 
     # ---- how it ended ------------------------------------------------------------------
 
