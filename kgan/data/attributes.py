@@ -64,7 +64,8 @@ class Conditions:
         for attribute in self.attributes:
             if spelling(attribute) == spelling(name.strip()):
                 return attribute
-        raise KganError(f"unknown attribute {name.strip()!r}: this model is conditioned on {', '.join(self.attributes)}")
+        known = ", ".join(self.attributes)
+        raise KganError(f"unknown attribute {name.strip()!r}: this model is conditioned on {known}")
 
     def code(self, attribute: str, value: str) -> int:
         """The index of `value` in the attribute's vocabulary, or a one-line error listing the values."""
@@ -171,7 +172,8 @@ def resolve(table: AttributeTable | None, requested: str, source: str = "the dat
     unknown = [name for name in names if spelling(name) not in by_key]
     if unknown:
         raise KganError(
-            f"--condition: {source} has no attribute {', '.join(unknown)}; it has {', '.join(table.attributes)} (or all)"
+            f"--condition: {source} has no attribute {', '.join(unknown)}; "
+            f"it has {', '.join(table.attributes)} (or all)"
         )
     chosen = {by_key[spelling(name)] for name in names}
     return tuple(name for name in table.attributes if name in chosen)

@@ -126,4 +126,5 @@ def build_discriminator(
     codes = keras.Input((len(conditions.attributes),), dtype="int32", name="labels")
     flat = layers.Flatten(dtype="float32", name="features")(features)
     projected = Projection(conditions.sizes, dtype="float32", name="projection")([flat, codes])
-    return keras.Model([image, codes], layers.Add(dtype="float32", name="conditional_logit")([logit, projected]), name=name)
+    logit = layers.Add(dtype="float32", name="conditional_logit")([logit, projected])
+    return keras.Model([image, codes], logit, name=name)

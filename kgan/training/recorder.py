@@ -50,9 +50,8 @@ class RunRecorder(keras.callbacks.Callback):
         self.listeners, self.writes = listeners, writes  # writes=False: a worker other than the chief
         self.tensorboard = TensorBoardWriter(run_dir) if writes else None
         self.history = RunFolder(run_dir).metrics() if writes else []
-        self.noise, self.codes, self.columns = (
-            epoch_grid(config.seed, config.sample_count, config.z_dim, conditions) if config.sample_count else (None,) * 3
-        )
+        grid = epoch_grid(config.seed, config.sample_count, config.z_dim, conditions) if config.sample_count else None
+        self.noise, self.codes, self.columns = grid or (None, None, None)
         self.conditions = conditions
         self.validator = validator
         # The chief reads its own best record; the other workers are given the chief's.
