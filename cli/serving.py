@@ -33,9 +33,25 @@ def sample(
     ] = None,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per server request.")] = 30.0,
     show: Annotated[bool, typer.Option(help="Also draw the grid in the terminal (truecolor half-blocks).")] = False,
+    attr: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attr",
+            help="A conditional model's attribute, ATTRIBUTE=VALUE (repeatable), e.g. hair_colour=blue; "
+            "the others are drawn from the training images' shares.",
+        ),
+    ] = None,
+    grid_by: Annotated[
+        str | None,
+        typer.Option(
+            help="A conditional model's grid: one row per value of this attribute; each column keeps "
+            "one z and the other attributes (about --n images in all)."
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Images from a run, an exported SavedModel or TF Serving: a grid, single files or a latent walk."""
+    """Images from a run, an exported SavedModel or TF Serving: a grid, single files or a latent walk;
+    a conditional model's with the attributes asked for."""
     import_tensorflow()
     from kgan import runs
     from kgan.sampling import check_count, fixed_noise, image_grid, save_individual, save_png, save_strip_or_gif
@@ -57,9 +73,20 @@ def sample(
     facts = {"seed": seed, "source": source.kind, "description": source.description, "checkpoint": source.checkpoint}
     if source.provenance is not None:
         facts["provenance"] = source.provenance
+    if (attr or grid_by) and not source.attributes:
+        raise KganError(
+            f"--attr and --grid-by steer a conditional model: {source.description} was trained without --condition"
+        )
+    if interpolate and grid_by:
+        raise KganError("--grid-by makes a grid, --interpolate a walk: give one of them")
+    z, values, columns = fixed_noise(seed, n, source.z_dim), None, None
+    if source.attributes:
+        z, values, columns = samplers.conditional_inputs(source, 1 if interpolate else n, seed, attr or [], grid_by)
+        facts["attributes"] = values
     if interpolate:
         ends = fixed_noise(seed, 1, source.z_dim), fixed_noise(seed + 1, 1, source.z_dim)
-        frames = source(samplers.slerp(ends[0][0], ends[1][0], interpolate))
+        walk = {name: column * interpolate for name, column in values.items()} if values else None
+        frames = source(samplers.slerp(ends[0][0], ends[1][0], interpolate), walk)
         save_strip_or_gif(out, frames)
         if as_json:
             print(json.dumps({**facts, "path": str(out), "frames": interpolate, "seed_end": seed + 1}))
@@ -68,8 +95,9 @@ def sample(
             f"wrote a {interpolate}-frame latent walk (seed {seed} → {seed + 1}) from {source.description} to {out}"
         )
         return
-    images = source(fixed_noise(seed, n, source.z_dim))
-    grid = image_grid(images)
+    images = source(z, values)
+    n = len(images)
+    grid = image_grid(images, columns=columns)
     save_png(out, grid)
     if show:
         from cli.terminal_image import half_blocks
@@ -80,8 +108,9 @@ def sample(
     if as_json:
         print(json.dumps({**facts, "path": str(out), "n": n, "individual": str(individual) if individual else None}))
         return
+    steering = "".join(f", {request}" for request in attr or []) + (f", one row per {grid_by}" if grid_by else "")
     console.print(
-        f"wrote {n} samples (seed {seed}) from {source.description} to {out}"
+        f"wrote {n} samples (seed {seed}{steering}) from {source.description} to {out}"
         + (f" and {individual}/" if individual else "")
     )
 
@@ -99,6 +128,7 @@ def export(
     """Export the generator as a SavedModel for TF Serving (OUT/<version>/saved_model.pb)."""
     import_tensorflow()
     from kgan import runs
+    from kgan.runs.folder import RunFolder
     from kgan.serving.export import export_run, signatures
     from kgan.training.checkpoint import summary as checkpoint_summary
 
@@ -107,7 +137,8 @@ def export(
     if as_json:
         config = runs.load_config(target)
         record = {"path": str(path), "version": int(path.name), "run": str(target), "checkpoint": origin["checkpoint"]}
-        record.update(max_images=max_images, signatures=signatures(config.z_dim, config.image_size), provenance=origin)
+        served = signatures(config.z_dim, config.image_size, RunFolder(target).conditions())
+        record.update(max_images=max_images, signatures=served, provenance=origin)
         print(json.dumps(record))
         return
     console.print(

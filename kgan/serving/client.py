@@ -67,11 +67,24 @@ def _error_text(error: urllib.error.HTTPError) -> str:
         return ""
 
 
-def generate_remote(server: str, model: str, z: np.ndarray, batch_size: int = 64, **options) -> np.ndarray:
-    """uint8 images `[N, H, W, 3]` for noise `z`, from the `serving_default` signature, in batches."""
+def generate_remote(
+    server: str,
+    model: str,
+    z: np.ndarray,
+    batch_size: int = 64,
+    values: dict[str, list[str]] | None = None,
+    **options,
+) -> np.ndarray:
+    """uint8 images `[N, H, W, 3]` for noise `z`, from the `serving_default` signature, in batches;
+    with a conditional model's attribute `values` (per attribute, one per image; "" draws it),
+    from its `conditional` signature."""
     chunks = []
     for start in range(0, len(z), batch_size):
-        outputs = predict(server, model, {"z": z[start : start + batch_size].tolist()}, **options)
+        inputs = {"z": z[start : start + batch_size].tolist()}
+        if values:
+            inputs.update({name: column[start : start + batch_size] for name, column in values.items()})
+            options = {**options, "signature": "conditional"}
+        outputs = predict(server, model, inputs, **options)
         try:  # several outputs come by name; a signature with one output sends its value alone
             images = np.asarray(outputs["images"] if isinstance(outputs, dict) else outputs, dtype=np.uint8)
         except (KeyError, TypeError, ValueError):

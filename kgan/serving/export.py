@@ -8,6 +8,14 @@ Signatures (the first is `serving_default`):
     sample           n int32 [], seed int32 []      → the same, z drawn in the graph (stateless: same seed, same images)
     png              n int32 [], seed int32 []      → png_bytes string [n] (PNG files; TF Serving's REST
                                                       API sends `*_bytes` outputs base64-encoded), for web clients
+
+A conditional run's export (`--condition`) draws the attributes in those three from the
+training images' shares, and adds
+    conditional      z float32 [None, z_dim], one string [None] per attribute (e.g. hair_colour:
+                     ["blue"]; "" draws that one) → images, images_float
+whose values are checked in the graph: an unknown one fails the request (TF Serving:
+INVALID_ARGUMENT) with a message naming it and the valid values. The attributes and their
+values are also in the export's record (`assets.extra/kgan.json`, `conditions`).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import keras
 import tensorflow as tf
 
 from kgan import runs
+from kgan.data.attributes import Conditions
 from kgan.errors import KganError, first_line
 from kgan.files import describe_os_error, temporary_dir, write_text_atomic
 from kgan.runs.folder import RunFolder
@@ -54,8 +63,11 @@ def _to_uint8(images: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
 
 
-def build_archive(generator: keras.Model, z_dim: int, max_images: int = MAX_IMAGES) -> keras.export.ExportArchive:
-    """An ExportArchive with the three signatures, calling the generator with training=False.
+def build_archive(
+    generator: keras.Model, z_dim: int, max_images: int = MAX_IMAGES, conditions: Conditions | None = None
+) -> keras.export.ExportArchive:
+    """An ExportArchive with the three signatures (four for a conditional generator), calling
+    the generator with training=False.
 
     Every signature refuses more than `max_images` images per request (TF Serving answers
     INVALID_ARGUMENT with the message), so one request cannot exhaust a server's memory.
@@ -64,9 +76,11 @@ def build_archive(generator: keras.Model, z_dim: int, max_images: int = MAX_IMAG
     archive.track(generator)
     too_many = f"at most {max_images} images per request (this export's --max-images)"
 
-    def outputs(z: tf.Tensor) -> dict[str, tf.Tensor]:
+    def outputs(z: tf.Tensor, codes: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        if conditions is not None and codes is None:
+            codes = _drawn_codes(conditions, tf.shape(z)[0])
         with tf.control_dependencies([tf.debugging.assert_less_equal(tf.shape(z)[0], max_images, message=too_many)]):
-            images = tf.cast(generator(z, training=False), tf.float32)
+            images = tf.cast(generator(z if codes is None else [z, codes], training=False), tf.float32)
         return {"images": _to_uint8(images), "images_float": images}
 
     def noise(n: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -81,31 +95,93 @@ def build_archive(generator: keras.Model, z_dim: int, max_images: int = MAX_IMAG
     def serve(z):
         return outputs(z)
 
+    def seeded_codes(n, seed):
+        return None if conditions is None else _drawn_codes(conditions, n, seed)
+
     def sample(n, seed):
-        return outputs(noise(n, seed))
+        return outputs(noise(n, seed), seeded_codes(n, seed))
 
     def png(n, seed):
-        images = outputs(noise(n, seed))["images"]
+        images = outputs(noise(n, seed), seeded_codes(n, seed))["images"]
         return {"png_bytes": tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)}
 
     count_and_seed = [tf.TensorSpec([], tf.int32, name="n"), tf.TensorSpec([], tf.int32, name="seed")]
     archive.add_endpoint("serving_default", serve, input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")])
     archive.add_endpoint("sample", sample, input_signature=count_and_seed)
     archive.add_endpoint("png", png, input_signature=count_and_seed)
+    if conditions is not None:
+        _add_conditional(archive, outputs, conditions, z_dim)
     return archive
 
 
-def signatures(z_dim: int, image_size: int) -> dict[str, dict[str, dict[str, list]]]:
+def _add_conditional(archive, outputs, conditions: Conditions, z_dim: int) -> None:
+    """The `conditional` signature: z and each attribute's values by name, checked in the graph."""
+    names = conditions.attributes
+
+    def conditional(z, *values):
+        columns = [_checked_codes(conditions, name, column, tf.shape(z)[0]) for name, column in zip(names, values)]
+        return outputs(z, tf.stack(columns, axis=1))
+
+    specs = [tf.TensorSpec([None, z_dim], tf.float32, name="z")]
+    specs += [tf.TensorSpec([None], tf.string, name=name) for name in names]
+    archive.add_endpoint("conditional", conditional, input_signature=specs)
+
+
+def _checked_codes(conditions: Conditions, name: str, values: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+    """One attribute's values (strings) → codes; "" is drawn from the training shares. A value
+    outside the vocabulary, or a column whose length is not z's, fails the request naming it."""
+    vocabulary = conditions.vocabulary[name]
+    matches = tf.equal(values[:, None], tf.constant(vocabulary)[None, :])
+    empty = tf.equal(values, "")
+    unknown = tf.logical_not(tf.logical_or(tf.reduce_any(matches, axis=1), empty))
+    message = tf.strings.join(
+        [
+            f"unknown {name} value ",
+            tf.strings.reduce_join(tf.boolean_mask(values, unknown), separator=", "),
+            f": choose one of {', '.join(vocabulary)} (or an empty string to draw it)",
+        ]
+    )
+    checks = [
+        tf.debugging.Assert(tf.logical_not(tf.reduce_any(unknown)), [message]),
+        tf.debugging.assert_equal(tf.shape(values)[0], count, message=f"input {name} must hold one value per row of z"),
+    ]
+    with tf.control_dependencies(checks):
+        codes = tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)
+    drawn = _drawn_codes(conditions, tf.shape(values)[0])[:, conditions.attributes.index(name)]
+    return tf.where(empty, drawn, codes)
+
+
+def _drawn_codes(conditions: Conditions, count: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
+    """Codes `[count, A]` drawn from the training shares: stateless from `seed`, else at random."""
+    columns = []
+    for position, name in enumerate(conditions.attributes):
+        logits = tf.math.log(tf.constant([conditions.frequencies[name]], tf.float32))
+        if seed is None:
+            drawn = tf.random.categorical(logits, count, dtype=tf.int32)
+        else:
+            key = tf.stack([seed, tf.constant(position + 1)])
+            drawn = tf.random.stateless_categorical(logits, count, seed=key, dtype=tf.int32)
+        columns.append(drawn[0])
+    return tf.stack(columns, axis=1)
+
+
+def signatures(
+    z_dim: int, image_size: int, conditions: Conditions | None = None
+) -> dict[str, dict[str, dict[str, list]]]:
     """What `build_archive` serves, as `saved_model_cli show` lists it: per signature, each
     input and output's dtype and shape (-1: any count)."""
     images = {"images": ["DT_UINT8", [-1, image_size, image_size, 3]]}
     images["images_float"] = ["DT_FLOAT", [-1, image_size, image_size, 3]]
     count_and_seed = {"n": ["DT_INT32", []], "seed": ["DT_INT32", []]}
-    return {
+    served = {
         "serving_default": {"inputs": {"z": ["DT_FLOAT", [-1, z_dim]]}, "outputs": images},
         "sample": {"inputs": count_and_seed, "outputs": images},
         "png": {"inputs": count_and_seed, "outputs": {"png_bytes": ["DT_STRING", [-1]]}},
     }
+    if conditions is not None:
+        inputs = {"z": ["DT_FLOAT", [-1, z_dim]], **{name: ["DT_STRING", [-1]] for name in conditions.attributes}}
+        served["conditional"] = {"inputs": inputs, "outputs": images}
+    return served
 
 
 PROVENANCE = Path("assets.extra") / "kgan.json"  # beside the model, where TF Serving keeps extra files
@@ -132,7 +208,8 @@ def export_run(
     run_dir = Path(run_dir)
     config = runs.load_config(run_dir)
     path, chosen = checkpoint.chosen(run_dir, checkpoint_choice)
-    generator = checkpoint.load_generator(path, config)
+    conditions = RunFolder(run_dir).conditions()
+    generator = checkpoint.load_generator(path, config, conditions)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise KganError(f"--out {out} is a file: give the model's base folder (e.g. saved_models/generator)")
@@ -152,8 +229,10 @@ def export_run(
     try:
         if max_images < 1:
             raise KganError(f"--max-images must be at least 1, got {max_images}")
-        build_archive(generator, config.z_dim, max_images).write_out(str(tmp / "model"), verbose=False)
+        build_archive(generator, config.z_dim, max_images, conditions).write_out(str(tmp / "model"), verbose=False)
         origin = _origin(run_dir, config, chosen, max_images)
+        if conditions is not None:
+            origin["conditions"] = conditions.to_dict()
         write_text_atomic(tmp / "model" / PROVENANCE, json.dumps(origin, indent=2) + "\n")
         (tmp / "model").rename(final)  # TF Serving only ever sees complete version folders
     except OSError as error:

@@ -66,7 +66,7 @@ def _input_tensor(key: str, given: dict, spec: tf.TensorSpec, names: list[str]) 
     return tf.constant(array, dtype=spec.dtype)
 
 
-def _op_error_text(error: tf.errors.OpError) -> str:
+def op_error_text(error: tf.errors.OpError) -> str:
     """The message a failed graph op means for the client: an assertion's own text if any."""
     found = re.search(r"assertion failed: \[([^\]]+)\]", error.message or "")
     if found:
@@ -244,7 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(self.rfile.read(length) or b"{}")
             self._send(200, self.predict_server.predict(body))
         except tf.errors.OpError as error:
-            self._send(400, {"error": _op_error_text(error)})
+            self._send(400, {"error": op_error_text(error)})
         except (ValueError, KeyError, TypeError) as error:
             text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
             self._send(400, {"error": first_line(str(text), limit=300, empty=type(error).__name__)})
