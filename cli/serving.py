@@ -75,7 +75,8 @@ def sample(
         facts["provenance"] = source.provenance
     if (attr or grid_by) and not source.attributes:
         raise KganError(
-            f"--attr and --grid-by steer a conditional model: {source.description} was trained without --condition"
+            "--attr and --grid-by steer a conditional model, and this one was trained without --condition: "
+            "drop them, or train with --condition"
         )
     if interpolate and grid_by:
         raise KganError("--grid-by makes a grid, --interpolate a walk: give one of them")
