@@ -191,3 +191,27 @@ def test_the_first_drawing_says_it_compiles_and_the_next_loads_it_silently(tmp_p
     images = np.asarray(PreparedDataset(tmp_path / "a").images)
     assert np.array_equal(images, np.asarray(PreparedDataset(tmp_path / "b").images))
     assert np.array_equal(images, generate(10, seed=0)[0])
+
+
+def test_two_processes_drawing_the_default_avatars_at_once_both_get_them_whole(tmp_path):
+    """Two `kgan train` started together on the default data each drew it, and each tidied the
+    other's half-drawn folder away: both failed, leaving an empty dataset folder behind."""
+    import subprocess
+    import sys
+
+    from helpers import python_env
+
+    script = (
+        "import kgan.data.default as d; d.DEFAULT_COUNT = 300; "
+        "ds = d.resolve_dataset('synthetic'); print(ds.manifest['count'], ds.split_id)"
+    )
+    env = python_env(KGAN_CACHE_DIR=str(tmp_path / "cache"))
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    children = [subprocess.Popen([sys.executable, "-c", script], env=env, **pipes) for _ in range(2)]
+    answers = [child.communicate(timeout=240) for child in children]
+    for child, (_, err) in zip(children, answers):
+        assert child.returncode == 0, err[-600:]
+    assert answers[0][0] == answers[1][0] and answers[0][0].split()[0] == "300"
+    folder = tmp_path / "cache" / "synthetic-300-seed0"
+    assert PreparedDataset(folder).manifest["count"] == 300
+    assert not list(folder.parent.glob(".synthetic-300-seed0.*.tmp"))

@@ -8,6 +8,7 @@ from pathlib import Path
 from kgan.data.dataset import PreparedDataset
 from kgan.data.synthetic import write_synthetic
 from kgan.errors import KganError
+from kgan.files import exclusive
 from kgan.paths import cache_dir
 
 DEFAULT_COUNT = 12_000
@@ -28,7 +29,10 @@ def resolve_dataset(data: str | Path, progress: Callable[[int], None] | None = N
     if str(data) == "synthetic":
         path = default_synthetic_path()
         if must_draw(data):
-            write_synthetic(path, DEFAULT_COUNT, DEFAULT_SEED, progress=progress)
+            # Two runs started at once would each draw it, and each tidy the other's half-drawn copy away.
+            with exclusive(path.with_name(f".{path.name}.lock")):
+                if must_draw(data):  # drawn by another process while this one waited
+                    write_synthetic(path, DEFAULT_COUNT, DEFAULT_SEED, progress=progress)
         return PreparedDataset(path)
     path = Path(data)
     if not path.exists():
