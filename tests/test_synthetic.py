@@ -215,3 +215,24 @@ def test_two_processes_drawing_the_default_avatars_at_once_both_get_them_whole(t
     folder = tmp_path / "cache" / "synthetic-300-seed0"
     assert PreparedDataset(folder).manifest["count"] == 300
     assert not list(folder.parent.glob(".synthetic-300-seed0.*.tmp"))
+
+
+def test_a_default_avatar_cache_cut_short_is_drawn_again(tmp_path):
+    """The race above left a folder with a manifest and no images.npy, and every later run failed
+    on it with an error that named `kgan data prepare`."""
+    import subprocess
+    import sys
+
+    from helpers import python_env
+
+    broken = tmp_path / "cache" / "synthetic-300-seed0"
+    broken.mkdir(parents=True)
+    (broken / "manifest.json").write_text("{}\n")
+    script = (
+        "import kgan.data.default as d; d.DEFAULT_COUNT = 300; print(d.resolve_dataset('synthetic').manifest['count'])"
+    )
+    env = python_env(KGAN_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-600:]
+    assert done.stdout.split()[-1] == "300"
+    assert PreparedDataset(broken).manifest["count"] == 300

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +22,9 @@ def default_synthetic_path() -> Path:
 
 def must_draw(data: str | Path) -> bool:
     """Whether `resolve_dataset(data)` will draw the default dataset first."""
-    return str(data) == "synthetic" and not (default_synthetic_path() / "manifest.json").is_file()
+    folder = default_synthetic_path()
+    whole = (folder / "manifest.json").is_file() and (folder / "images.npy").is_file()
+    return str(data) == "synthetic" and not whole
 
 
 def resolve_dataset(data: str | Path, progress: Callable[[int], None] | None = None) -> PreparedDataset:
@@ -32,6 +35,8 @@ def resolve_dataset(data: str | Path, progress: Callable[[int], None] | None = N
             # Two runs started at once would each draw it, and each tidy the other's half-drawn copy away.
             with exclusive(path.with_name(f".{path.name}.lock")):
                 if must_draw(data):  # drawn by another process while this one waited
+                    if path.exists():  # a copy cut short by an older race: kgan's own cache, drawn again
+                        shutil.rmtree(path)
                     write_synthetic(path, DEFAULT_COUNT, DEFAULT_SEED, progress=progress)
         return PreparedDataset(path)
     path = Path(data)

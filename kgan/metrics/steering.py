@@ -1,0 +1,135 @@
+"""How well a conditional model does what it is asked, read back by the avatar classifier.
+
+Accuracy: images made for attributes drawn uniformly from each vocabulary; per attribute, the
+share the classifier reads as asked. A model that ignored the attribute would score its chance
+level, 1 / (number of values), whatever it made.
+
+Leakage (disentanglement): the same z and attributes made twice, once with one attribute
+changed to another value; per changed attribute, the share of images whose *other* attributes
+the classifier reads differently. Ideally only the changed one moves.
+
+Both need the avatars' attributes (the synthetic data's labels), which the classifier knows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from kgan.data import synthetic
+from kgan.data.attributes import Conditions
+from kgan.errors import KganError
+from kgan.sampling import fixed_noise
+
+STEERING_STREAM = 0x57EE  # the noise behind these measurements, apart from grids' and FID's
+
+
+@dataclasses.dataclass
+class SteeringResult:
+    samples: int
+    accuracy: dict[str, float]  # attribute → share read back as asked
+    chance: dict[str, float]  # attribute → 1 / values
+    leakage: dict[str, float]  # changed attribute → mean share of other attributes' readouts that changed
+    worst_leakage: dict[str, Any]  # the largest single (changed, other) share
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def check_readable(conditions: Conditions) -> None:
+    """The classifier reads the synthetic avatars' attributes, in their order of values."""
+    known = synthetic.attribute_vocabulary()
+    unreadable = [name for name in conditions.attributes if known.get(name) != conditions.vocabulary[name]]
+    if unreadable:
+        raise KganError(
+            f"the avatar classifier cannot read {', '.join(unreadable)}: steering is measured on models "
+            "conditioned on the embedded avatars' attributes"
+        )
+
+
+def read_attributes(classifier, images: np.ndarray, batch_size: int = 100) -> dict[str, np.ndarray]:
+    """The classifier's reading of images in [-1, 1]: attribute → value index, per image."""
+    readings: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(images), batch_size):
+        outputs = classifier(np.asarray(images[start : start + batch_size], np.float32))
+        for name in synthetic.ATTRIBUTES:
+            readings.setdefault(name, []).append(np.asarray(outputs[name]).argmax(-1))
+    return {name: np.concatenate(parts) for name, parts in readings.items()}
+
+
+def _made(generator, z: np.ndarray, codes: np.ndarray, batch_size: int = 100) -> np.ndarray:
+    parts = [
+        np.asarray(generator([z[s : s + batch_size], codes[s : s + batch_size]], training=False), np.float32)
+        for s in range(0, len(z), batch_size)
+    ]
+    return np.concatenate(parts)
+
+
+def accuracy(
+    generator, conditions: Conditions, classifier, z_dim: int, count: int = 2000, seed: int = 0
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(per attribute: share read back as asked, its chance level) over `count` images."""
+    check_readable(conditions)
+    rng = np.random.default_rng([seed, STEERING_STREAM])
+    codes = np.stack([rng.integers(len(conditions.vocabulary[name]), size=count) for name in conditions.attributes], 1)
+    z = fixed_noise(seed, count, z_dim, stream=STEERING_STREAM)
+    read = read_attributes(classifier, _made(generator, z, codes.astype(np.int32)))
+    shares = {name: float((read[name] == codes[:, i]).mean()) for i, name in enumerate(conditions.attributes)}
+    chance = {name: 1.0 / len(conditions.vocabulary[name]) for name in conditions.attributes}
+    return shares, chance
+
+
+def leakage(
+    generator, conditions: Conditions, classifier, z_dim: int, count: int = 500, seed: int = 0
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Per changed attribute, the mean share of the other conditioned attributes' readouts that
+    change with it (z and the rest held), and the worst single pair."""
+    check_readable(conditions)
+    rng = np.random.default_rng([seed, STEERING_STREAM, 1])
+    z = fixed_noise(seed + 1, count, z_dim, stream=STEERING_STREAM)
+    base = conditions.draw(count, rng)
+    before = read_attributes(classifier, _made(generator, z, base))
+    means, worst = {}, {"changed": None, "other": None, "share": 0.0}
+    for i, name in enumerate(conditions.attributes):
+        others = [other for other in conditions.attributes if other != name]
+        if not others:
+            continue
+        values = len(conditions.vocabulary[name])
+        changed = base.copy()
+        changed[:, i] = (base[:, i] + rng.integers(1, values, size=count)) % values  # any other value
+        after = read_attributes(classifier, _made(generator, z, changed))
+        shares = {other: float((after[other] != before[other]).mean()) for other in others}
+        means[name] = float(np.mean(list(shares.values())))
+        other, share = max(shares.items(), key=lambda item: item[1])
+        if share >= worst["share"]:
+            worst = {"changed": name, "other": other, "share": share}
+    return means, worst
+
+
+def measure(
+    generator, conditions: Conditions, classifier, z_dim: int, count: int = 2000, seed: int = 0
+) -> SteeringResult:
+    """Accuracy over `count` images and leakage over a quarter as many pairs per attribute."""
+    shares, chance = accuracy(generator, conditions, classifier, z_dim, count, seed)
+    means, worst = leakage(generator, conditions, classifier, z_dim, max(count // 4, 1), seed)
+    return SteeringResult(count, shares, chance, means, worst)
+
+
+def measure_run(run_dir, count: int = 2000, checkpoint_choice: str = "best") -> tuple[SteeringResult, dict[str, Any]]:
+    """`measure` for a conditional run's checkpoint, read by the shipped avatar classifier."""
+    from kgan import runs
+    from kgan.metrics.avatar import avatar_extractor
+    from kgan.runs.folder import RunFolder
+    from kgan.training import checkpoint
+
+    conditions = RunFolder(run_dir).conditions()
+    if conditions is None:
+        raise KganError(f"{run_dir} is not a conditional run: train one with --condition to measure its steering")
+    check_readable(conditions)
+    config = runs.load_config(run_dir)
+    path, chosen = checkpoint.chosen(run_dir, checkpoint_choice)
+    generator = checkpoint.load_generator(path, config, conditions)
+    classifier = avatar_extractor().model  # images of any size → its heads, resized as for its features
+    return measure(generator, conditions, classifier, config.z_dim, count, config.seed), chosen
