@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.config_options import choices
-from cli.options import Inception, Json
+from cli.options import DEFAULT_CHECKPOINT, Checkpoint, Inception, Json, RunDir
 from cli.ui import CountProgress, console, import_tensorflow, interactive
 from kgan.config import PRECISIONS, VARIANTS
 from kgan.system import cpu
@@ -221,6 +221,35 @@ def bench_draw(
         f"The compiled drawing's first avatar in a fresh process: {figures['first_call_seconds']} s"
         " (loading it; compiling, once per installation and CPU, takes longer)."
     )
+
+
+@app.command("steering")
+def bench_steering(
+    run_dir: RunDir = None,
+    checkpoint: Checkpoint = DEFAULT_CHECKPOINT,
+    samples: Annotated[int, typer.Option(min=10, help="Images asked for random attributes.")] = 2000,
+    as_json: Json = False,
+) -> None:
+    """A conditional run on the embedded avatars: per attribute, how often the avatar classifier reads
+    back what was asked (beside chance), and how often the others move when it changes."""
+    import_tensorflow()
+    from kgan import runs
+    from kgan.metrics.steering import measure_run
+
+    target = runs.resolve_run(run_dir)
+    result, chosen = measure_run(target, samples, checkpoint)
+    if as_json:
+        print(json.dumps({"run": str(target), "checkpoint": chosen, **result.to_dict()}))
+        return
+    rows = [
+        (name, f"{share:.1%}", f"{result.chance[name]:.1%}", f"{result.leakage.get(name, 0.0):.1%}")
+        for name, share in result.accuracy.items()
+    ]
+    columns = ("attribute", "read as asked", "chance", "others moved when it changes")
+    console.print(_figures_table(f"kgan bench steering — {target.name}, {samples} images", columns, rows))
+    worst = result.worst_leakage
+    if worst["changed"]:
+        console.print(f"most moved: {worst['other']} when {worst['changed']} changes, {worst['share']:.1%} of images")
 
 
 def _memory_row(variant: str, row: dict) -> tuple[str, ...]:

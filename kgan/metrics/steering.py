@@ -133,3 +133,36 @@ def measure_run(run_dir, count: int = 2000, checkpoint_choice: str = "best") -> 
     generator = checkpoint.load_generator(path, config, conditions)
     classifier = avatar_extractor().model  # images of any size → its heads, resized as for its features
     return measure(generator, conditions, classifier, config.z_dim, count, config.seed), chosen
+
+
+PROBE_SAMPLES = 500  # per epoch: a curve to follow, a few seconds; the benchmark takes 2,000
+
+
+class AccuracyProbe:
+    """A conditional run's attribute accuracy after each epoch (the report's curve)."""
+
+    def __init__(self, conditions: Conditions, classifier, z_dim: int, seed: int, count: int = PROBE_SAMPLES):
+        self.conditions, self.classifier, self.z_dim, self.seed, self.count = conditions, classifier, z_dim, seed, count
+
+    def __call__(self, generator) -> dict[str, float]:
+        shares, _ = accuracy(generator, self.conditions, self.classifier, self.z_dim, self.count, self.seed)
+        return {name: round(share, 4) for name, share in shares.items()}
+
+
+def make_probe(conditions: Conditions | None, z_dim: int, seed: int, warn) -> AccuracyProbe | None:
+    """The probe of a run conditioned on the avatars' attributes; None for any other run (the
+    classifier reads only those), or, with a warning, when the classifier does not load."""
+    if conditions is None:
+        return None
+    try:
+        check_readable(conditions)
+    except KganError:
+        return None
+    from kgan.metrics.avatar import avatar_extractor
+
+    try:
+        classifier = avatar_extractor(announce=warn).model
+    except KganError as error:
+        warn(f"attribute accuracy per epoch is off: {error}")
+        return None
+    return AccuracyProbe(conditions, classifier, z_dim, seed)

@@ -57,7 +57,8 @@ def list_runs(root: Path | None = None) -> list[dict[str, Any]]:
 
 
 def plot_history(rows: list[dict[str, Any]], out_dir: Path) -> dict[Path, int]:
-    """losses.png (one curve per non-zero loss/output) and, with FID, fid.png; → curves per plot."""
+    """losses.png (one curve per non-zero loss/output), with FID fid.png, with a conditional run's
+    attribute accuracy attributes.png; → curves per plot."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -91,6 +92,14 @@ def plot_history(rows: list[dict[str, Any]], out_dir: Path) -> dict[Path, int]:
         label = f"best {best_value:.2f} (epoch {best_epoch})"
         axes.scatter([best_epoch], [best_value], color="red", zorder=3, label=label)
         save(figure, axes, "validation FID (lower is better)", "fid.png")
+    steered = [r for r in rows if isinstance(r.get("attribute_accuracy"), dict)]
+    if steered:  # a conditional run on the avatars: the classifier's reading of what was asked
+        figure, axes = plt.subplots(figsize=(7, 4), dpi=100)
+        for name in steered[-1]["attribute_accuracy"]:
+            shares = [r["attribute_accuracy"].get(name) for r in steered]
+            axes.plot([r["epoch"] for r in steered], shares, marker="o", markersize=3, label=name)
+        axes.set_ylim(0.0, 1.02)
+        save(figure, axes, "attributes read back as asked (higher is better)", "attributes.png")
     return written
 
 

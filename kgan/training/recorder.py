@@ -44,6 +44,7 @@ class RunRecorder(keras.callbacks.Callback):
         writes: bool = True,
         best: dict[str, Any] | None = None,
         conditions: Conditions | None = None,
+        probe: Callable[[keras.Model], dict[str, float]] | None = None,
     ):
         super().__init__()
         self.run_dir, self.config, self.plan = Path(run_dir), config, plan
@@ -53,6 +54,7 @@ class RunRecorder(keras.callbacks.Callback):
         grid = epoch_grid(config.seed, config.sample_count, config.z_dim, conditions) if config.sample_count else None
         self.noise, self.codes, self.columns = grid or (None, None, None)
         self.conditions = conditions
+        self.probe = probe  # a conditional run's attribute accuracy (`steering.AccuracyProbe`)
         self.validator = validator
         # The chief reads its own best record; the other workers are given the chief's.
         self.best = checkpoint.best(run_dir) if writes and best is None else best
@@ -131,6 +133,8 @@ class RunRecorder(keras.callbacks.Callback):
         evaluate_now = self.validator is not None and (epoch + 1) % self.config.fid_every == 0
         if evaluate_now:
             row.update(self._validate())
+        if self.probe is not None and self.writes:
+            row["attribute_accuracy"] = self.probe(self.model.sampler)
         grid = self._sample_grid(epoch + 1)
         saved = checkpoint.checkpoint_dir(self.run_dir) / checkpoint.name_for(step)
         if self.writes:

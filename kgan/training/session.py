@@ -27,6 +27,7 @@ from kgan.data.pipeline import default_steps_per_epoch, load_split, training_dat
 from kgan.errors import KganError, KganWarning, first_line
 from kgan.files import describe_os_error
 from kgan.metrics.shards import SINGLE, Shards
+from kgan.metrics.steering import make_probe
 from kgan.metrics.validation import make_validator
 from kgan.runs.folder import RunFolder, out_of_time
 from kgan.system import cpu, provenance
@@ -176,8 +177,8 @@ class TrainingSession:
         for callback in callbacks:
             if hasattr(callback, "on_plan"):
                 callback.on_plan(plan, self.config)
+        warn = warn or (lambda message: warnings.warn(message, stacklevel=2))
         if validator is None:
-            warn = warn or (lambda message: warnings.warn(message, stacklevel=2))
             validator = make_validator(self.dataset, self.config, warn, shards)
         off = None if validator else "--fid-every 0" if not self.config.fid_every else "no feature extractor loaded"
         for callback in callbacks:
@@ -193,6 +194,7 @@ class TrainingSession:
             writes=self.writes,
             best=best,
             conditions=self.conditions,
+            probe=make_probe(self.conditions, self.config.z_dim, self.config.seed, warn) if self.writes else None,
         )
         self._status("running", steps_per_epoch=self.steps_per_epoch, **(extra or {}))
         if self.writes:
