@@ -1,20 +1,23 @@
 """The two layers that make the DCGAN pair conditional on attributes (`Conditions`).
 
-Attributes reach a model as int32 codes `[B, A]`, one per attribute. Each layer keeps one
-embedding table per use, all attributes' rows stacked (attribute a's value v at row
-offset[a] + v), and sums the rows of a sample's A codes: attributes add their effects.
+Attributes reach a model as int32 codes `[B, A]`, one per attribute, and inside it as their
+multi-hot row: the one-hots of all attributes side by side (attribute a's value v at position
+offset[a] + v). An embedding table is used through that row, so a sample's A embeddings add.
 
-Generator — conditional BatchNorm (de Vries et al. 2017; Miyato & Koyama 2018): every
-BatchNorm of G normalises without its own scale and shift and takes them from the codes,
+Generator — the row joins z at the input, [z, onehot(c)], and every BatchNorm is conditional
+(de Vries et al. 2017; Miyato & Koyama 2018): it normalises without its own scale and shift
+and takes them from the codes,
 
     y = γ(c) · (x − μ) / σ + β(c),      γ(c) = 1 + Σ_a Γ_a[c_a],   β(c) = Σ_a Β_a[c_a]
 
-so the attributes act at every resolution, where colour, shape and small parts are made.
+so the attributes shape the first 4×4 layout and act again at every resolution, where
+colour, shape and small parts are made.
 
-Discriminator — projection (Miyato & Koyama 2018): with φ(x) D's last features and ψ its
-unconditional score (the 4×4 valid convolution, a linear map of φ),
+Discriminator — projection (Miyato & Koyama 2018): with h D's last 4×4 features, ψ its
+unconditional score (the 4×4 valid convolution) and φ(x) = Σ_positions h the features summed
+over the positions,
 
-    D(x, c) = ψ(φ(x)) + Σ_a ⟨V_a[c_a], φ(x)⟩
+    D(x, c) = ψ(h) + Σ_a ⟨V_a[c_a], φ(x)⟩
 
 the inner product with the codes' embeddings: D scores how well the image fits the asked
 attributes, not only how real it looks.
@@ -28,27 +31,36 @@ import tensorflow as tf
 from keras import layers
 
 
-def _offsets(sizes: tuple[int, ...]) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32)
+def multi_hot(codes: tf.Tensor, sizes: tuple[int, ...], dtype) -> tf.Tensor:
+    """Codes `[B, A]` → `[B, Σ sizes]`: each attribute's one-hot, side by side."""
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32)
+    return tf.reduce_sum(tf.one_hot(tf.cast(codes, tf.int32) + offsets, sum(sizes), dtype=dtype), axis=1)
 
 
-class _AttributeEmbedding(layers.Layer):
-    """Σ_a table[offset_a + c_a] for codes `[B, A]`: `[B, width]`."""
-
+class _AttributeLayer(layers.Layer):
     def __init__(self, sizes: tuple[int, ...], **kwargs):
         super().__init__(**kwargs)
         self.sizes = tuple(int(size) for size in sizes)
-        self.offsets = _offsets(self.sizes)
-
-    def _summed(self, table: tf.Tensor, codes: tf.Tensor) -> tf.Tensor:
-        # As a product with the codes' multi-hot rows, not a gather: the gradient is then a
-        # dense matrix product (no sparse slices for the optimizers and the gradient sums).
-        rows = sum(self.sizes)
-        chosen = tf.reduce_sum(tf.one_hot(tf.cast(codes, tf.int32) + self.offsets, rows, dtype=self.compute_dtype), 1)
-        return tf.matmul(chosen, tf.cast(table, self.compute_dtype))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "sizes": self.sizes}
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class MultiHot(_AttributeLayer):
+    """Codes `[B, A]` → their multi-hot row `[B, Σ sizes]` (G's input beside z)."""
+
+    def call(self, codes):
+        return multi_hot(codes, self.sizes, self.compute_dtype)
+
+
+class _AttributeEmbedding(_AttributeLayer):
+    """Σ_a table[offset_a + c_a] for codes `[B, A]`: `[B, width]`."""
+
+    def _summed(self, table: tf.Tensor, codes: tf.Tensor) -> tf.Tensor:
+        # As a product with the multi-hot rows, not a gather: the gradient is then a dense
+        # matrix product (no sparse slices for the optimizers and the gradient sums).
+        return tf.matmul(multi_hot(codes, self.sizes, self.compute_dtype), tf.cast(table, self.compute_dtype))
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -74,15 +86,17 @@ class ClassAffine(_AttributeEmbedding):
 
 @keras.saving.register_keras_serializable(package="kgan")
 class Projection(_AttributeEmbedding):
-    """(φ(x) `[B, F]`, codes) → Σ_a ⟨V_a[c_a], φ(x)⟩ `[B, 1]`; V starts at N(0, 0.02), as D's weights."""
+    """(h `[B, H, W, F]`, codes) → Σ_a ⟨V_a[c_a], φ(x)⟩ `[B, 1]`, φ(x) = Σ_positions h; V starts
+    at N(0, 0.02), as D's weights. Summed, not averaged, over the positions: averaged, the
+    term was too weak for D to learn the attributes from (the quick preset's trials, docs)."""
 
     def build(self, input_shapes) -> None:
-        features = int(input_shapes[0][-1])
+        features = int(input_shapes[0][-1])  # F: the channels of h
         self.table = self.add_weight(
             name="embedding", shape=(sum(self.sizes), features), initializer=keras.initializers.RandomNormal(0.0, 0.02)
         )
 
     def call(self, inputs):
         features, codes = inputs
-        embedded = self._summed(self.table, codes)
-        return tf.reduce_sum(embedded * tf.cast(features, self.compute_dtype), axis=1, keepdims=True)
+        pooled = tf.reduce_sum(tf.cast(features, self.compute_dtype), axis=[1, 2])  # φ(x)
+        return tf.reduce_sum(self._summed(self.table, codes) * pooled, axis=1, keepdims=True)

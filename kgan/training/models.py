@@ -19,7 +19,7 @@ from keras import layers
 
 from kgan.config import TrainConfig
 from kgan.data.attributes import Conditions
-from kgan.training.conditional import ClassAffine, Projection
+from kgan.training.conditional import ClassAffine, MultiHot, Projection
 from kgan.training.convolution import RoutedConv2D, RoutedConv2DTranspose
 from kgan.training.norms import FusedBatchNormalization
 
@@ -65,7 +65,7 @@ def _norm(kind: str, name: str) -> layers.Layer:
 
 def build_generator(config: TrainConfig, name: str = "generator", conditions: Conditions | None = None) -> keras.Model:
     """z `[B, z_dim]` → image `[B, S, S, 3]` in [-1, 1]; with `conditions`, [z, codes `[B, A]`] →
-    image, every BatchNorm conditional (`conditional.ClassAffine`)."""
+    image, the codes' multi-hot row joined to z and every BatchNorm conditional (`conditional.py`)."""
     stages = _stages(config.image_size)
     z = keras.Input((config.z_dim,), name="z")
     codes = keras.Input((len(conditions.attributes),), dtype="int32", name="labels") if conditions else None
@@ -76,7 +76,8 @@ def build_generator(config: TrainConfig, name: str = "generator", conditions: Co
         x = _norm("plain_batch", layer_name)(x)
         return ClassAffine(conditions.sizes, name=f"{layer_name}_affine")([x, codes])
 
-    x = layers.Reshape((1, 1, config.z_dim))(z)
+    x = z if codes is None else layers.Concatenate(name="z_and_attributes")([z, MultiHot(conditions.sizes)(codes)])
+    x = layers.Reshape((1, 1, x.shape[-1]))(x)
     width = config.g_width * 2 ** (stages - 1)
     x = RoutedConv2DTranspose(
         width, 4, strides=1, padding="valid", use_bias=False, kernel_initializer=conv_init(), name="project"
@@ -124,7 +125,6 @@ def build_discriminator(
     if not conditions:
         return keras.Model(image, logit, name=name)
     codes = keras.Input((len(conditions.attributes),), dtype="int32", name="labels")
-    flat = layers.Flatten(dtype="float32", name="features")(features)
-    projected = Projection(conditions.sizes, dtype="float32", name="projection")([flat, codes])
+    projected = Projection(conditions.sizes, dtype="float32", name="projection")([features, codes])
     logit = layers.Add(dtype="float32", name="conditional_logit")([logit, projected])
     return keras.Model([image, codes], logit, name=name)
