@@ -1,0 +1,244 @@
+"""Attribute-conditioned GANs: the models, the penalty's attributes, the pipeline's labels, runs
+that resume bit for bit, sampling by attribute from a run, an export and a server."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from helpers import assert_one_line_error, final_weights, kgan, tiny_config
+from PIL import Image
+
+from kgan import runs
+from kgan.data.attributes import Conditions
+from kgan.data.dataset import PreparedDataset
+from kgan.data.pipeline import training_dataset
+from kgan.errors import KganError
+from kgan.runs.folder import RunFolder
+from kgan.sampling import fixed_noise
+from kgan.serving.export import export_run
+from kgan.serving.server import PredictServer
+from kgan.training import checkpoint
+from kgan.training.models import build_discriminator, build_generator
+from kgan.training.session import build_gan, train
+
+CONDITION = "hair_colour,eye_colour,background"
+
+
+@pytest.fixture(scope="module")
+def conditions(small_dataset) -> Conditions:
+    dataset = PreparedDataset(small_dataset)
+    return runs.run_conditions(tiny_config(condition=CONDITION), dataset)
+
+
+def test_conditions_come_from_the_avatars_labels_in_their_order(conditions, small_dataset):
+    assert conditions.attributes == ("hair_colour", "eye_colour", "background")
+    assert conditions.vocabulary["background"] == ("sky", "peach", "mint", "lilac", "night", "grey")
+    for name in conditions.attributes:  # the shares of the training images, summing to one
+        assert len(conditions.frequencies[name]) == len(conditions.vocabulary[name])
+        assert sum(conditions.frequencies[name]) == pytest.approx(1.0)
+    assert conditions.parse(["hair_color=blue", " eye_colour = red "]) == {"hair_colour": 4, "eye_colour": 2}
+    with pytest.raises(KganError, match="unknown hair_colour value 'teal': choose one of black, brown"):
+        conditions.parse(["hair_colour=teal"])
+    with pytest.raises(KganError, match="unknown attribute 'skin': this model is conditioned on hair_colour"):
+        conditions.parse(["skin=fair"])
+    with pytest.raises(KganError, match="write ATTRIBUTE=VALUE"):
+        conditions.parse(["hair_colour"])
+    assert Conditions.from_dict(json.loads(json.dumps(conditions.to_dict()))) == conditions
+
+
+def test_the_models_take_the_attributes_and_an_unconditional_pair_does_not(conditions):
+    config = tiny_config()
+    generator, critic = (
+        build_generator(config, conditions=conditions),
+        build_discriminator(config, conditions=conditions),
+    )
+    z = np.repeat(fixed_noise(0, 1, config.z_dim), 2, axis=0)
+    codes = np.asarray([[0, 0, 0], [4, 2, 4]], np.int32)
+    images = np.asarray(generator([z, codes], training=True))
+    assert images.shape == (2, 32, 32, 3) and np.abs(images[0] - images[1]).max() > 0  # the codes change the image
+    same = np.repeat(images[:1], 2, axis=0)
+    scores = np.asarray(critic([same, codes], training=False))
+    assert scores.shape == (2, 1) and scores[0, 0] != scores[1, 0]  # D judges the image with the attributes
+    plain = build_generator(config)
+    assert len(plain.inputs) == 1 and not [layer for layer in plain.layers if "affine" in layer.name]
+    assert len(build_discriminator(config).inputs) == 1
+
+
+def test_the_penalty_is_taken_at_the_real_images_attributes(conditions):
+    """∇_x̂ D(x̂, c) with c the real batch's attributes: the penalty of a conditional critic equals
+    that computed by hand with those attributes, and differs with others."""
+    config = tiny_config(variant="wgangp")
+    gan = build_gan(config, conditions=conditions)
+    rng = np.random.default_rng(0)
+    real = tf.constant(rng.uniform(-1, 1, (4, 32, 32, 3)), tf.float32)
+    fake = tf.constant(rng.uniform(-1, 1, (4, 32, 32, 3)), tf.float32)
+    alpha = tf.constant(rng.uniform(0, 1, (4, 1, 1, 1)), tf.float32)
+    codes = tf.constant(conditions.draw(4, rng))
+    mixed = alpha * real + (1 - alpha) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(mixed)
+        scores = gan.discriminator([mixed, codes], training=True)
+    norms = tf.norm(tf.reshape(tape.gradient(scores, mixed), [4, -1]), axis=1)
+    by_hand = float(tf.reduce_mean((norms - 1.0) ** 2))
+    assert float(gan.gradient_penalty(real, fake, alpha, codes)) == pytest.approx(by_hand, rel=1e-5)
+    others = tf.constant((codes.numpy() + 1) % np.asarray(conditions.sizes, np.int32))
+    assert float(gan.gradient_penalty(real, fake, alpha, others)) != pytest.approx(by_hand, rel=1e-5)
+
+
+def test_the_pipeline_pairs_each_real_image_with_its_own_labels():
+    count = 40
+    images = np.repeat(np.arange(count, dtype=np.uint8)[:, None, None, None], 32, axis=1)
+    images = np.repeat(np.repeat(images, 32, axis=2), 3, axis=3)
+    labels = np.stack([np.arange(count), np.arange(count) * 2], axis=1).astype(np.int32)
+    options = dict(image_size=32, batch_size=8, z_dim=4, seed=1, steps_per_epoch=5, start_step=0, end_step=10)
+    for element in training_dataset(images, labels=labels, n_critic=1, flip=True, **options):
+        pixel = np.rint((element["real"][:, 0, 0, 0].numpy() + 1.0) * 127.5).astype(int)
+        assert np.array_equal(element["labels"][:, 0].numpy(), pixel)  # the label of that very image
+        assert np.array_equal(element["labels"][:, 1].numpy(), 2 * pixel)
+    plain = next(iter(training_dataset(images, **options)))
+    assert set(plain) == {"real", "z", "alpha"}  # an unconditional run's batches are as before
+
+
+@pytest.mark.parametrize("variant", ["dcgan", "wgangp"])
+def test_a_conditional_run_resumed_is_the_same_run_bit_for_bit(tmp_path, small_dataset, variant):
+    dataset = PreparedDataset(small_dataset)
+    config = tiny_config(variant=variant, condition=CONDITION, epochs=2, steps_per_epoch=4, g_width=8, d_width=8)
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    runs.create_run(config, dataset, straight)
+    runs.create_run(config, dataset, resumed)
+    assert train(straight).status == "finished"
+    assert train(resumed, epochs=1).status == "finished"
+    assert train(resumed, epochs=2).status == "finished"
+    for left, right in zip(final_weights(straight), final_weights(resumed), strict=True):
+        np.testing.assert_array_equal(left, right)
+    rows = [RunFolder(folder).metrics() for folder in (straight, resumed)]
+    assert [r["attribute_accuracy"] for r in rows[0]] == [r["attribute_accuracy"] for r in rows[1]]
+    assert set(rows[0][-1]["attribute_accuracy"]) == set(CONDITION.split(","))
+    grid = np.asarray(Image.open(straight / "samples" / "epoch-0002.png"))
+    values = len(RunFolder(straight).conditions().vocabulary["hair_colour"])
+    assert grid.shape[0] == values * (64 + 2) + 2  # one row per hair colour (tiles enlarged to 64 px)
+
+
+@pytest.fixture(scope="module")
+def conditional_run(tmp_path_factory, small_dataset):
+    run_dir = tmp_path_factory.mktemp("conditional") / "run"
+    config = tiny_config(condition=CONDITION, epochs=1, steps_per_epoch=40, g_width=8, d_width=8, sample_count=0)
+    runs.create_run(config, PreparedDataset(small_dataset), run_dir)
+    assert train(run_dir).status == "finished"
+    return run_dir
+
+
+def test_kgan_sample_steers_from_a_run_and_its_export_alike(conditional_run, tmp_path):
+    base, _ = export_run(conditional_run, tmp_path / "models" / "generator")
+    grids = []
+    for source in (["--run-dir", str(conditional_run)], ["--saved-model", str(base.parent)]):
+        out = tmp_path / f"grid-{source[0][2:]}.png"
+        done = kgan("sample", *source, "--grid-by", "background", "--attr", "hair_color=blue", "--n", "12",
+                    "--seed", "5", "--out", str(out), "--json", cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        record = json.loads(done.stdout)
+        assert record["n"] == 12 and set(record["attributes"]["hair_colour"]) == {"blue"}
+        assert record["attributes"]["background"] == [v for v in ("sky", "peach", "mint", "lilac", "night", "grey")
+                                                      for _ in range(2)]  # fmt: skip
+        grids.append(np.asarray(Image.open(out)))
+    assert grids[0].shape == (6 * 66 + 2, 2 * 66 + 2, 3)  # six rows (one per background), two columns
+    np.testing.assert_array_equal(grids[0], grids[1])  # the same seed: the same images from both
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--attr", "hair_colour=teal"], ["unknown hair_colour value 'teal'", "blue"]),
+        (["--attr", "skin=fair"], ["unknown attribute 'skin'", "hair_colour, eye_colour, background"]),
+        (["--attr", "hair_colour"], ["ATTRIBUTE=VALUE"]),
+        (["--grid-by", "mouth"], ["unknown attribute 'mouth'"]),
+        (["--grid-by", "background", "--attr", "background=sky"], ["a grid shows every value"]),
+    ],
+)
+def test_bad_attributes_are_one_line_naming_the_valid_ones(conditional_run, tmp_path, args, words):
+    done = kgan("sample", "--run-dir", str(conditional_run), *args, "--out", str(tmp_path / "x.png"), cwd=tmp_path)
+    assert_one_line_error(done, *words)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_the_conditional_signature_checks_values_in_the_graph_and_the_server_names_them(conditional_run, tmp_path):
+    base, _ = export_run(conditional_run, tmp_path / "generator")
+    server = PredictServer(base.parent, "generator").start()
+    url = f"{server.url}/v1/models/generator:predict"
+    z = fixed_noise(0, 2, 8).tolist()
+
+    def post(inputs: dict) -> tuple[int, dict]:
+        body = json.dumps({"signature_name": "conditional", "inputs": inputs}).encode()
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    try:
+        status, answer = post({"z": z, "hair_colour": ["blue", ""], "eye_colour": ["red", "red"],
+                               "background": ["sky", "night"]})  # fmt: skip
+        assert status == 200 and np.asarray(answer["outputs"]["images"]).shape == (2, 32, 32, 3)
+        status, answer = post({"z": z, "hair_colour": ["blue", "teal"], "eye_colour": ["red", "red"],
+                               "background": ["sky", "night"]})  # fmt: skip
+        assert status == 400 and answer["error"].startswith("unknown hair_colour value teal: choose one of black")
+        status, answer = post(
+            {"z": z, "hair_colour": ["blue"], "eye_colour": ["red", "red"], "background": ["sky"] * 2}
+        )
+        assert status == 400 and "hair_colour must hold one value per row of z" in answer["error"]
+        done = kgan("sample", "--server", server.url, "--attr", "eye_color=gold", "--n", "3",
+                    "--out", str(tmp_path / "s.png"), "--json", cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["attributes"]["eye_colour"] == ["gold"] * 3
+        done = kgan("sample", "--server", server.url, "--attr", "eye_colour=teal", "--out", str(tmp_path / "t.png"),
+                    cwd=tmp_path)  # fmt: skip
+        assert_one_line_error(done, "unknown eye_colour value teal")
+    finally:
+        server.stop()
+
+
+def test_an_unconditional_model_or_unlabelled_data_refuse_conditioning_in_one_line(tmp_path, small_dataset):
+    plain = tmp_path / "plain"
+    runs.create_run(tiny_config(epochs=1, steps_per_epoch=1, sample_count=0), PreparedDataset(small_dataset), plain)
+    train(plain)
+    done = kgan("sample", "--run-dir", str(plain), "--attr", "hair_colour=blue", cwd=tmp_path)
+    assert_one_line_error(done, "trained without --condition")
+    done = kgan("bench", "steering", "--run-dir", str(plain), cwd=tmp_path)
+    assert_one_line_error(done, "not a conditional run")
+    done = kgan("train", "--data", str(small_dataset), "--condition", "hair_colour,wings", "--epochs", "1",
+                "--run-dir", str(tmp_path / "bad"), cwd=tmp_path)  # fmt: skip
+    assert_one_line_error(done, "no attribute wings", "hair_colour")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_steering_is_measured_against_chance(conditional_run, tmp_path):
+    done = kgan("bench", "steering", "--run-dir", str(conditional_run), "--samples", "60", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["chance"] == {
+        "hair_colour": 0.1,
+        "eye_colour": pytest.approx(1 / 7),
+        "background": pytest.approx(1 / 6),
+    }
+    assert set(result["accuracy"]) == set(result["leakage"]) == set(CONDITION.split(","))
+    assert all(0.0 <= share <= 1.0 for share in [*result["accuracy"].values(), *result["leakage"].values()])
+    assert result["samples"] == 60 and result["checkpoint"]["step"] == 40
+
+
+def test_a_conditional_export_draws_what_is_not_asked_and_records_its_vocabulary(conditional_run, tmp_path):
+    base, origin = export_run(conditional_run, tmp_path / "generator")
+    assert origin["conditions"]["attributes"] == CONDITION.split(",")
+    model = tf.saved_model.load(str(base))
+    assert set(model.signatures) == {"serving_default", "sample", "png", "conditional"}
+    one = model.signatures["sample"](n=tf.constant(3), seed=tf.constant(4))["images"].numpy()
+    two = model.signatures["sample"](n=tf.constant(3), seed=tf.constant(4))["images"].numpy()
+    np.testing.assert_array_equal(one, two)  # attributes drawn statelessly from the seed
+    generator = checkpoint.load_generator(checkpoint.latest(conditional_run), runs.load_config(conditional_run),
+                                          RunFolder(conditional_run).conditions())  # fmt: skip
+    assert len(generator.inputs) == 2
