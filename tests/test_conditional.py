@@ -242,3 +242,8 @@ def test_a_conditional_export_draws_what_is_not_asked_and_records_its_vocabulary
     generator = checkpoint.load_generator(checkpoint.latest(conditional_run), runs.load_config(conditional_run),
                                           RunFolder(conditional_run).conditions())  # fmt: skip
     assert len(generator.inputs) == 2
+
+
+def test_resuming_with_the_same_condition_spelled_otherwise_is_no_conflict(conditional_run):
+    assert runs.resume_conflicts(conditional_run, {"condition": "background,hair_color,eye_colour"}) == []
+    assert runs.resume_conflicts(conditional_run, {"condition": "all"}) == [("condition", CONDITION, "all")]

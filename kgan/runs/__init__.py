@@ -177,6 +177,11 @@ def resume_conflicts(run_dir: Path, given: dict[str, Any]) -> list[tuple[str, An
             if value and resolved(value) != recorded.init_from:
                 conflicts.append((name, recorded.init_from, value))
             continue
+        if name == "condition":  # `all` or either spelling of colour: what it resolves to
+            table = run_dataset(run_dir).attribute_table()
+            if ",".join(attributes.resolve(table, value)) != recorded.condition:
+                conflicts.append((name, recorded.condition, value))
+            continue
         if name == "data":
             info = folder.dataset_record()
             if resolve_dataset(value).split_id != info.get("split_id"):
