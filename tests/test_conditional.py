@@ -247,3 +247,36 @@ def test_a_conditional_export_draws_what_is_not_asked_and_records_its_vocabulary
 def test_resuming_with_the_same_condition_spelled_otherwise_is_no_conflict(conditional_run):
     assert runs.resume_conflicts(conditional_run, {"condition": "background,hair_color,eye_colour"}) == []
     assert runs.resume_conflicts(conditional_run, {"condition": "all"}) == [("condition", CONDITION, "all")]
+
+
+def test_a_run_conditions_on_users_labels_and_leaves_out_unlabelled_images_saying_so(tmp_path):
+    from PIL import Image as PilImage
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    rows = ["file,hair_color"]
+    rng = np.random.default_rng(0)
+    for i in range(50):
+        PilImage.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(faces / f"{i:02d}.png")
+        if i % 10:  # every tenth image has no label row
+            rows.append(f"{i:02d}.png,{('blue', 'pink', 'silver')[i % 3]}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    done = kgan("data", "prepare", str(faces), "--out", "ds", "--size", "32", "--labels", "labels.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    split = json.loads((tmp_path / "ds" / "manifest.json").read_text())["splits"]["train"]
+    names = json.loads((tmp_path / "ds" / "manifest.json").read_text())["names"]
+    unlabelled = sum(1 for row in split if int(names[row][:2]) % 10 == 0)
+    done = kgan("train", "--data", "ds", "--condition", "hair_colour", "--image-size", "32", "--epochs", "1",
+                "--steps-per-epoch", "2", "--batch-size", "4", "--g-width", "4", "--d-width", "4", "--z-dim", "8",
+                "--fid-every", "0", "--sample-count", "3", "--run-dir", "run", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"{unlabelled} of {len(split)} training images lack a label for hair_color" in done.stderr
+    conditions = RunFolder(tmp_path / "run").conditions()
+    assert conditions.attributes == ("hair_color",) and conditions.vocabulary["hair_color"] == (
+        "blue",
+        "pink",
+        "silver",
+    )
+    assert "attribute_accuracy" not in RunFolder(tmp_path / "run").metrics()[-1]  # no classifier reads users' labels
+    done = kgan("sample", "--run-dir", "run", "--attr", "hair_color=silver", "--n", "2", "--out", "s.png", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
