@@ -105,6 +105,11 @@ class TrainConfig:
         "Attributes to steer, e.g. hair_colour,eye_colour, or all: G and D take them as input "
         "(needs labelled data; empty: unconditional).",
     )
+    aux_weight: float = param(
+        0.0,
+        "A conditional D's auxiliary classifier (AC-GAN): weight of its attribute loss for D and G (0: off).",
+        min=0,
+    )
     # Optimisation
     optimizer: str = param("adam", "adam or rmsprop.", choices=OPTIMIZERS)
     lr_g: float = param(2e-4, "Generator learning rate.", above=0)

@@ -56,10 +56,12 @@ class GAN(keras.Model):
         ema_decay: float = 0.0,
         augment: tuple[str, ...] = (),
         conditions: Conditions | None = None,
+        aux_weight: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.conditions = conditions  # a conditional pair: G and D also take the attributes' codes
+        self.aux_weight = float(aux_weight) if conditions is not None else 0.0  # AC-GAN: D also guesses them
         self.generator = generator
         self.discriminator = discriminator
         self.ema_generator = ema_generator
@@ -88,6 +90,7 @@ class GAN(keras.Model):
             ema_decay=config.ema,
             augment=diff_augmentations(config.augment),
             conditions=conditions,
+            aux_weight=config.aux_weight,
         )
 
     def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer, **kwargs):
@@ -119,7 +122,21 @@ class GAN(keras.Model):
 
     def _d(self, images: tf.Tensor, codes: tf.Tensor | None) -> tf.Tensor:
         """D(x), or D(x, c): the logit of `images` judged as images with attributes `codes`."""
-        return self.discriminator(images if codes is None else [images, codes], training=True)
+        return self._judged(images, codes)[0]
+
+    def _judged(self, images: tf.Tensor, codes: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """(D's logit, and with an auxiliary classifier its attribute guesses `[B, Σ values]`)."""
+        outputs = self.discriminator(images if codes is None else [images, codes], training=True)
+        return (outputs[0], outputs[1]) if self.aux_weight else (outputs, None)
+
+    def attribute_loss(self, guesses: tf.Tensor, codes: tf.Tensor) -> tf.Tensor:
+        """AC-GAN's E[Σ_a −log p_a(c_a | x)]: cross-entropy of each attribute's guesses."""
+        losses, start = [], 0
+        for column, size in enumerate(self.conditions.sizes):
+            logits = tf.cast(guesses[:, start : start + size], tf.float32)
+            losses.append(tf.nn.sparse_softmax_cross_entropy_with_logits(codes[:, column], logits))
+            start += size
+        return self._mean(tf.add_n(losses))
 
     # ---- losses (the subclasses' equations) ---------------------------------------------
 
@@ -177,9 +194,11 @@ class GAN(keras.Model):
         real = self._seen_by_d(real, draws, 0)
         fake = self._seen_by_d(tf.stop_gradient(fake), draws, 1)
         with tf.GradientTape() as tape:
-            real_logits = self._d(real, codes)
+            real_logits, real_guesses = self._judged(real, codes)
             fake_logits = self._d(fake, codes)
             d_loss = self.discriminator_loss(real_logits, fake_logits)
+            if real_guesses is not None:  # D learns the attributes from the real images only
+                d_loss = d_loss + self.aux_weight * self.attribute_loss(real_guesses, codes)
             penalty = tf.constant(0.0)
             if self.gp_weight > 0:
                 penalty = self.gradient_penalty(real, fake, alpha, codes)
@@ -232,7 +251,10 @@ class GAN(keras.Model):
             d_loss, penalty, d_real, d_fake = self._critic_update(
                 part("real", last), fake, part("alpha", last), draws(last), codes(last)
             )
-            g_loss = self.generator_loss(self._d(self._seen_by_d(fake, draws(last), 2), codes(last)))
+            fake_logits, fake_guesses = self._judged(self._seen_by_d(fake, draws(last), 2), codes(last))
+            g_loss = self.generator_loss(fake_logits)
+            if fake_guesses is not None:  # and G makes images in which it reads the asked ones
+                g_loss = g_loss + self.aux_weight * self.attribute_loss(fake_guesses, codes(last))
             scaled = self._scaled(self.g_optimizer, g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))

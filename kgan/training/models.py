@@ -127,4 +127,8 @@ def build_discriminator(
     codes = keras.Input((len(conditions.attributes),), dtype="int32", name="labels")
     projected = Projection(conditions.sizes, dtype="float32", name="projection")([features, codes])
     logit = layers.Add(dtype="float32", name="conditional_logit")([logit, projected])
-    return keras.Model([image, codes], logit, name=name)
+    if not config.aux_weight:
+        return keras.Model([image, codes], logit, name=name)
+    pooled = layers.GlobalAveragePooling2D(dtype="float32", name="pooled")(features)
+    guesses = layers.Dense(sum(conditions.sizes), kernel_initializer=conv_init(), dtype="float32", name="aux")(pooled)
+    return keras.Model([image, codes], [logit, guesses], name=name)
