@@ -75,4 +75,4 @@ def test_the_readme_opens_with_the_two_commands_and_stays_short():
     lines = (ROOT / "README.md").read_text().splitlines()
     opening = "\n".join(lines[:6])
     assert "kgan train --preset quick" in opening and "python -m pytest -q" in opening
-    assert len(lines) <= 250
+    assert len(lines) <= 265  # a five-minute read: details go to docs/
