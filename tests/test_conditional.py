@@ -122,6 +122,12 @@ def test_a_conditional_run_resumed_is_the_same_run_bit_for_bit(tmp_path, small_d
     grid = np.asarray(Image.open(straight / "samples" / "epoch-0002.png"))
     values = len(RunFolder(straight).conditions().vocabulary["hair_colour"])
     assert grid.shape[0] == values * (64 + 2) + 2  # one row per hair colour (tiles enlarged to 64 px)
+    tags = {}
+    for event_file in (straight / "tensorboard").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    assert tags["attributes/hair_colour"] == tags["attributes/background"] == [1, 2]
 
 
 @pytest.fixture(scope="module")

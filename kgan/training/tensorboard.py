@@ -3,7 +3,8 @@ fixed-noise sample grid, and the run's hyperparameters for the HParams dashboard
 
 tensorboard --logdir runs        # every run, side by side (HParams: one row per run)
 
-Tags: `train/…`, `fid/…` and `speed/…` per epoch (x = epoch); `step/…` every `log_every`
+Tags: `train/…`, `fid/…`, `speed/…` and (a conditional run's accuracy per attribute)
+`attributes/…` per epoch (x = epoch); `step/…` every `log_every`
 steps (x = the global step: the running means of the epoch so far, the learning rates
 and images/s since the last point), as Keras's own callback splits `epoch_` and `batch_`.
 """
@@ -37,6 +38,8 @@ class TensorBoardWriter:
                 if isinstance(value, int | float):
                     group = "fid" if "val_fid" in name else "speed" if name == "images_per_sec" else "train"
                     tf.summary.scalar(f"{group}/{name}", value)
+            for name, share in (row.get("attribute_accuracy") or {}).items():  # a steered run's
+                tf.summary.scalar(f"attributes/{name}", share)
             if grid is not None:
                 tf.summary.image("samples/fixed_noise", grid[None], max_outputs=1)
         self.writer.flush()
