@@ -247,9 +247,14 @@ def bench_steering(
     ]
     columns = ("attribute", "read as asked", "chance", "others moved when it changes")
     console.print(_figures_table(f"kgan bench steering — {target.name}, {samples} images", columns, rows))
-    worst = result.worst_leakage
+    worst, steered = result.worst_leakage, result.steered()
     if worst["changed"]:
         console.print(f"most moved: {worst['other']} when {worst['changed']} changes, {worst['share']:.1%} of images")
+    if steered["leakage"] is not None:
+        console.print(
+            f"among those read back ≥ {steered['floor']:.0%} ({', '.join(steered['attributes'])}): changing one "
+            f"moves another in {steered['leakage']:.1%} of images"
+        )
 
 
 def _memory_row(variant: str, row: dict) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from kgan.errors import KganError
 from kgan.sampling import fixed_noise
 
 STEERING_STREAM = 0x57EE  # the noise behind these measurements, apart from grids' and FID's
+STEERED = 0.8  # read back as asked this often: an attribute the model steers
 
 
 @dataclasses.dataclass
@@ -33,9 +34,17 @@ class SteeringResult:
     chance: dict[str, float]  # attribute → 1 / values
     leakage: dict[str, float]  # changed attribute → mean share of other attributes' readouts that changed
     worst_leakage: dict[str, Any]  # the largest single (changed, other) share
+    moved: dict[str, dict[str, float]]  # changed attribute → other attribute → share of its readouts that changed
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "steered": self.steered()}
+
+    def steered(self, floor: float = STEERED) -> dict[str, Any]:
+        """The attributes read back as asked at least `floor` of the time, and how much changing one
+        of them moves the others among them: leakage where the classifier's readings are reliable."""
+        names = [name for name, share in self.accuracy.items() if share >= floor]
+        pairs = [self.moved[a][b] for a in names for b in names if a != b and a in self.moved]
+        return {"floor": floor, "attributes": names, "leakage": float(np.mean(pairs)) if pairs else None}
 
 
 def check_readable(conditions: Conditions) -> None:
@@ -83,15 +92,15 @@ def accuracy(
 
 def leakage(
     generator, conditions: Conditions, classifier, z_dim: int, count: int = 500, seed: int = 0
-) -> tuple[dict[str, float], dict[str, Any]]:
+) -> tuple[dict[str, float], dict[str, Any], dict[str, dict[str, float]]]:
     """Per changed attribute, the mean share of the other conditioned attributes' readouts that
-    change with it (z and the rest held), and the worst single pair."""
+    change with it (z and the rest held); the worst single pair; every pair's share."""
     check_readable(conditions)
     rng = np.random.default_rng([seed, STEERING_STREAM, 1])
     z = fixed_noise(seed + 1, count, z_dim, stream=STEERING_STREAM)
     base = conditions.draw(count, rng)
     before = read_attributes(classifier, _made(generator, z, base))
-    means, worst = {}, {"changed": None, "other": None, "share": 0.0}
+    means, worst, moved = {}, {"changed": None, "other": None, "share": 0.0}, {}
     for i, name in enumerate(conditions.attributes):
         others = [other for other in conditions.attributes if other != name]
         if not others:
@@ -101,11 +110,12 @@ def leakage(
         changed[:, i] = (base[:, i] + rng.integers(1, values, size=count)) % values  # any other value
         after = read_attributes(classifier, _made(generator, z, changed))
         shares = {other: float((after[other] != before[other]).mean()) for other in others}
+        moved[name] = shares
         means[name] = float(np.mean(list(shares.values())))
         other, share = max(shares.items(), key=lambda item: item[1])
         if share >= worst["share"]:
             worst = {"changed": name, "other": other, "share": share}
-    return means, worst
+    return means, worst, moved
 
 
 def measure(
@@ -113,8 +123,8 @@ def measure(
 ) -> SteeringResult:
     """Accuracy over `count` images and leakage over a quarter as many pairs per attribute."""
     shares, chance = accuracy(generator, conditions, classifier, z_dim, count, seed)
-    means, worst = leakage(generator, conditions, classifier, z_dim, max(count // 4, 1), seed)
-    return SteeringResult(count, shares, chance, means, worst)
+    means, worst, moved = leakage(generator, conditions, classifier, z_dim, max(count // 4, 1), seed)
+    return SteeringResult(count, shares, chance, means, worst, moved)
 
 
 def measure_run(run_dir, count: int = 2000, checkpoint_choice: str = "best") -> tuple[SteeringResult, dict[str, Any]]:
