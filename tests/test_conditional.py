@@ -235,6 +235,26 @@ def test_steering_is_measured_against_chance(conditional_run, tmp_path):
     assert set(result["accuracy"]) == set(result["leakage"]) == set(CONDITION.split(","))
     assert all(0.0 <= share <= 1.0 for share in [*result["accuracy"].values(), *result["leakage"].values()])
     assert result["samples"] == 60 and result["checkpoint"]["step"] == 40
+    for changed, others in result["moved"].items():  # each pair; the mean per changed attribute
+        assert set(others) == set(CONDITION.split(",")) - {changed}
+        assert result["leakage"][changed] == pytest.approx(sum(others.values()) / len(others))
+    steered = result["steered"]
+    assert steered["attributes"] == [name for name, share in result["accuracy"].items() if share >= 0.8]
+
+
+def test_leakage_among_steered_attributes_averages_their_pairs_only():
+    from kgan.metrics.steering import SteeringResult
+
+    result = SteeringResult(
+        samples=10,
+        accuracy={"a": 0.9, "b": 0.85, "c": 0.2},
+        chance={"a": 0.5, "b": 0.5, "c": 0.5},
+        leakage={},
+        worst_leakage={},
+        moved={"a": {"b": 0.1, "c": 0.9}, "b": {"a": 0.3, "c": 0.9}, "c": {"a": 0.9, "b": 0.9}},
+    )
+    assert result.steered() == {"floor": 0.8, "attributes": ["a", "b"], "leakage": pytest.approx(0.2)}
+    assert result.steered(0.95)["leakage"] is None
 
 
 def test_a_conditional_export_draws_what_is_not_asked_and_records_its_vocabulary(conditional_run, tmp_path):
