@@ -306,3 +306,16 @@ def test_a_run_conditions_on_users_labels_and_leaves_out_unlabelled_images_sayin
     assert "attribute_accuracy" not in RunFolder(tmp_path / "run").metrics()[-1]  # no classifier reads users' labels
     done = kgan("sample", "--run-dir", "run", "--attr", "hair_color=silver", "--n", "2", "--out", "s.png", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_report_plots_a_steered_runs_attribute_accuracy(tmp_path):
+    from kgan.runs.report import plot_history
+
+    rows = [
+        {"epoch": epoch, "d_loss": 0.5, "attribute_accuracy": {"hair_colour": 0.2 * epoch, "background": 0.3}}
+        for epoch in (1, 2, 3)
+    ]
+    written = plot_history(rows, tmp_path)
+    assert written[tmp_path / "attributes.png"] == 2  # one curve per attribute
+    assert Image.open(tmp_path / "attributes.png").size == (700, 400)
+    assert tmp_path / "attributes.png" not in plot_history([{"epoch": 1, "d_loss": 0.5}], tmp_path / "plain")
