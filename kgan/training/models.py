@@ -5,8 +5,9 @@ halve the width while doubling the resolution, BatchNorm + ReLU between, Tanh ou
 Discriminator: stride-2 4×4 convs doubling the width, LeakyReLU(0.2), a normalisation
 after every conv but the first, and a 4×4 valid conv to one score. The score is a logit:
 the paper's final sigmoid lives in the loss (`gan.py`), where it is numerically stable.
-A conditional pair (`conditions`) is the same with the attributes entering G's BatchNorms
-and D's projection term (`conditional.py`); without them, not one layer differs.
+A conditional pair (`conditions`) is the same with the attributes joined to z and entering
+G's BatchNorms, and D's projection term (`conditional.py`), optionally an AC-GAN head that
+guesses them (`aux_weight`); without conditions, not one layer differs.
 """
 
 from __future__ import annotations
