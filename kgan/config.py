@@ -106,8 +106,9 @@ class TrainConfig:
         "(needs labelled data; empty: unconditional).",
     )
     aux_weight: float = param(
-        0.0,
-        "A conditional D's auxiliary classifier (AC-GAN): weight of its attribute loss for D and G (0: off).",
+        10.0,
+        "A conditional run's AC-GAN head on D: weight of the attribute loss D and G get from it "
+        "(0: the projection alone).",
         min=0,
     )
     # Optimisation

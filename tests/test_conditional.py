@@ -63,8 +63,11 @@ def test_the_models_take_the_attributes_and_an_unconditional_pair_does_not(condi
     images = np.asarray(generator([z, codes], training=True))
     assert images.shape == (2, 32, 32, 3) and np.abs(images[0] - images[1]).max() > 0  # the codes change the image
     same = np.repeat(images[:1], 2, axis=0)
-    scores = np.asarray(critic([same, codes], training=False))
+    logits, guesses = critic([same, codes], training=False)  # the score, and the AC-GAN head's guesses
+    scores = np.asarray(logits)
     assert scores.shape == (2, 1) and scores[0, 0] != scores[1, 0]  # D judges the image with the attributes
+    assert guesses.shape == (2, sum(conditions.sizes))
+    assert len(build_discriminator(tiny_config(aux_weight=0), conditions=conditions).outputs) == 1
     plain = build_generator(config)
     assert len(plain.inputs) == 1 and not [layer for layer in plain.layers if "affine" in layer.name]
     assert len(build_discriminator(config).inputs) == 1
@@ -83,12 +86,23 @@ def test_the_penalty_is_taken_at_the_real_images_attributes(conditions):
     mixed = alpha * real + (1 - alpha) * fake
     with tf.GradientTape() as tape:
         tape.watch(mixed)
-        scores = gan.discriminator([mixed, codes], training=True)
+        scores = gan.discriminator([mixed, codes], training=True)[0]  # the score, not the head's guesses
     norms = tf.norm(tf.reshape(tape.gradient(scores, mixed), [4, -1]), axis=1)
     by_hand = float(tf.reduce_mean((norms - 1.0) ** 2))
     assert float(gan.gradient_penalty(real, fake, alpha, codes)) == pytest.approx(by_hand, rel=1e-5)
     others = tf.constant((codes.numpy() + 1) % np.asarray(conditions.sizes, np.int32))
     assert float(gan.gradient_penalty(real, fake, alpha, others)) != pytest.approx(by_hand, rel=1e-5)
+
+
+def test_the_ac_gan_head_scores_each_attribute_by_cross_entropy(conditions):
+    gan = build_gan(tiny_config(), conditions=conditions)
+    codes = tf.constant([[4, 2, 0], [0, 6, 5]], tf.int32)
+    guesses = np.zeros((2, sum(conditions.sizes)), np.float32)
+    guesses[0, 4] = guesses[0, 10 + 2] = guesses[0, 17 + 0] = 50.0  # sure and right for the first image
+    loss = float(gan.attribute_loss(tf.constant(guesses), codes))
+    uniform = np.log(conditions.sizes).sum()  # the second image: no preference, −log(1/values) each
+    assert loss == pytest.approx(uniform / 2, rel=1e-5)
+    assert gan.aux_weight == 10.0 and build_gan(tiny_config(), None).aux_weight == 0.0  # unconditional: none
 
 
 def test_the_pipeline_pairs_each_real_image_with_its_own_labels():

@@ -20,6 +20,8 @@ penalty is then taken on the sigmoid output, as D is defined there.
 Conditioned on attributes c (`--condition`), every D and G above takes them too: x̃ = G(z, c)
 is made for the attributes c of the real batch x it is paired with, D(x, c), D(x̃, c), and
 the penalty's D(x̂, c) keep those same c (`conditional.py` has how they enter the models).
+With an AC-GAN head (`aux_weight` w > 0), D also guesses each attribute, p_a(· | x):
+    L_D += w · E[Σ_a −log p_a(c_a | x)]        L_G += w · E[Σ_a −log p_a(c_a | x̃)]
 
 Every random draw (z, α, the real batch) comes from the input pipeline, so this step is
 a pure function of the batch and the model state. Losses are averaged over the *global*
