@@ -14,6 +14,7 @@ from helpers import final_weights, kgan, start_kgan, tiny_config
 from PIL import Image
 from tensorflow.python.eager import context
 
+from kgan.data import synthetic
 from kgan.training import gradient_sums, runtime
 from kgan.training.session import build_gan
 
@@ -25,19 +26,28 @@ def _largest_sum(graph_def) -> tuple[int, int]:
     return widest, sum(n.op.endswith(("AddN", "AddV2")) for n in nodes)
 
 
-@pytest.mark.parametrize("variant", ["dcgan", "wgangp"])
-def test_the_train_step_tensorflow_runs_sums_no_more_than_two_gradients_at_once(variant):
+@pytest.mark.parametrize(("variant", "steered"), [("dcgan", False), ("wgangp", False), ("wgangp", True)])
+def test_the_train_step_tensorflow_runs_sums_no_more_than_two_gradients_at_once(variant, steered, small_dataset):
     # AddN of three or more inputs sums them in an order that depends on which op finished
     # last (it accumulates into a reusable input buffer), so its float result varies.
+    # Steered: the attribute embeddings' gradients come from real, fake, penalty and G paths.
     runtime.configure()
     assert gradient_sums.installed()
-    gan = build_gan(tiny_config(variant=variant, n_critic=2))
+    conditions = None
+    if steered:
+        from kgan import runs
+        from kgan.data.dataset import PreparedDataset
+
+        conditions = runs.run_conditions(tiny_config(condition="all"), PreparedDataset(small_dataset))
+    gan = build_gan(tiny_config(variant=variant, n_critic=2), conditions=conditions)
     batch = 2 * 8
     data = {
         "real": tf.random.stateless_uniform([batch, 32, 32, 3], seed=[1, 2], minval=-1, maxval=1),
         "z": tf.random.stateless_normal([batch, 8], seed=[1, 3]),
         "alpha": tf.random.stateless_uniform([batch, 1, 1, 1], seed=[1, 4]),
     }
+    if conditions is not None:
+        data["labels"] = tf.constant(conditions.draw(batch, np.random.default_rng(0)))
     step = tf.function(gan.train_step)
     context.enable_run_metadata()  # the graphs after Grappler, as they execute
     try:
@@ -107,6 +117,23 @@ def test_two_train_processes_and_a_resumed_one_give_identical_weights(workdir, v
     for session in sessions:
         assert session["split_id"] == split_id and session["versions"]["tensorflow"] == tf.__version__
         assert session["versions"]["keras"] and session["machine"]["cpu"] and session["machine"]["gpus"] == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["dcgan", "wgangp"])
+def test_steered_runs_at_the_issues_size_repeat_and_resume_bit_for_bit(workdir, variant):
+    """The same sizes, conditioned on all nine attributes (projection D, AC-GAN head, the
+    conditional BatchNorms): two runs at once and one resumed give the same weights."""
+    steered = ("--condition", "all")
+    straight = [_train(workdir, f"steered-{variant}-{i}", variant, 2, *steered) for i in (1, 2)]
+    for process in straight:
+        _finish(process)
+    _finish(_train(workdir, f"steered-{variant}-resumed", variant, 1, *steered))
+    _finish(_train(workdir, f"steered-{variant}-resumed", variant, 2, "--resume"))
+    _same_run(workdir, f"steered-{variant}-1", f"steered-{variant}-2")
+    _same_run(workdir, f"steered-{variant}-1", f"steered-{variant}-resumed")
+    rows = [json.loads(line) for line in (workdir / f"steered-{variant}-resumed" / "metrics.jsonl").open()]
+    assert len(rows) == 2 and set(rows[-1]["attribute_accuracy"]) == set(synthetic.ATTRIBUTES)
 
 
 @pytest.mark.slow

@@ -133,12 +133,13 @@ class GAN(keras.Model):
 
     def attribute_loss(self, guesses: tf.Tensor, codes: tf.Tensor) -> tf.Tensor:
         """AC-GAN's E[Σ_a −log p_a(c_a | x)]: cross-entropy of each attribute's guesses."""
-        losses, start = [], 0
+        total, start = 0.0, 0
         for column, size in enumerate(self.conditions.sizes):
             logits = tf.cast(guesses[:, start : start + size], tf.float32)
-            losses.append(tf.nn.sparse_softmax_cross_entropy_with_logits(codes[:, column], logits))
+            # One add at a time: AddN of three or more sums in whichever order its inputs arrive.
+            total = total + tf.nn.sparse_softmax_cross_entropy_with_logits(codes[:, column], logits)
             start += size
-        return self._mean(tf.add_n(losses))
+        return self._mean(total)
 
     # ---- losses (the subclasses' equations) ---------------------------------------------
 
