@@ -4,6 +4,7 @@ that resume bit for bit, sampling by attribute from a run, an export and a serve
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -352,3 +353,28 @@ def test_the_report_plots_a_steered_runs_attribute_accuracy(tmp_path):
     assert written[tmp_path / "attributes.png"] == 2  # one curve per attribute
     assert Image.open(tmp_path / "attributes.png").size == (700, 400)
     assert tmp_path / "attributes.png" not in plot_history([{"epoch": 1, "d_loss": 0.5}], tmp_path / "plain")
+
+
+def test_fine_tuning_between_steered_and_unsteered_models_is_refused_before_anything_is_written(
+    conditional_run, tmp_path, small_dataset
+):
+    """A steered model has layers an unsteered one lacks: the weights' loader failed deep in
+    training with a page of Keras warnings, after the run folder was made."""
+    dataset = PreparedDataset(small_dataset)
+    shape = dict(g_width=8, d_width=8, epochs=1, steps_per_epoch=1, sample_count=0)
+    plain = runs.create_run(tiny_config(**shape), dataset, tmp_path / "plain")
+    train(plain)
+    for source, config, words in [
+        (plain, tiny_config(condition="all", **shape), "steered by nothing (unconditional), this run by hair_colour"),
+        (conditional_run, tiny_config(**shape), "steered by hair_colour, eye_colour, background, this run by nothing"),
+        (conditional_run, tiny_config(condition="hair_colour", **shape), "this run by hair_colour (or their values"),
+        (conditional_run, tiny_config(condition=CONDITION, aux_weight=0, **shape), "--aux-weight"),
+    ]:
+        with pytest.raises(KganError, match=re.escape(words)):
+            runs.create_run(config.with_overrides(init_from=str(source)), dataset, tmp_path / "new")
+        assert not (tmp_path / "new").exists()
+    tuned = runs.create_run(
+        tiny_config(condition=CONDITION, init_from=str(conditional_run), **shape), dataset, tmp_path / "tuned"
+    )
+    assert train(tuned).status == "finished"
+    assert RunFolder(tuned).record()["sessions"][0]["init_from"]["kind"] == "run"

@@ -89,14 +89,14 @@ def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | No
     """Make a run directory holding the config and the dataset reference."""
     config.validate()
     check_image_size(config, dataset)
-    if config.init_from:  # checked before anything is written; kept as an absolute path
-        from kgan.training.warm_start import describe_source
-
-        describe_source(config.init_from, config)
-        config = config.with_overrides(init_from=resolved(config.init_from))
     conditions = run_conditions(config, dataset)
     if conditions:  # `all` and either spelling of colour, recorded as what they resolve to
         config = config.with_overrides(condition=",".join(conditions.attributes))
+    if config.init_from:  # checked before anything is written; kept as an absolute path
+        from kgan.training.warm_start import describe_source
+
+        describe_source(config.init_from, config, conditions)
+        config = config.with_overrides(init_from=resolved(config.init_from))
     run_dir = Path(run_dir) if run_dir else new_run_dir(config.variant)
     folder = RunFolder(run_dir)
     if folder.is_run():

@@ -141,7 +141,7 @@ class TrainingSession:
         last = checkpoint.latest_good(self.run_dir)
         if last is None:
             if self.config.init_from:
-                source = warm_start.describe_source(self.config.init_from, self.config)
+                source = warm_start.describe_source(self.config.init_from, self.config, self.conditions)
                 self.initialized_from = warm_start.load_into(self.gan, source, self._warn)
             return 0
         state = checkpoint.restore(last, self.gan)

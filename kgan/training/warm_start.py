@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kgan.data.attributes import Conditions
 from kgan.errors import KganError
 from kgan.runs.folder import RunFolder
 from kgan.serving.export import read_provenance, version_folder
@@ -21,15 +22,19 @@ from kgan.training import checkpoint
 SHAPING = ("image_size", "z_dim", "g_width", "d_width", "d_norm")  # what the weights' shapes depend on
 
 
-def describe_source(spec: str, config) -> dict[str, Any]:
-    """Check that `spec` (a run folder or an export) can start a run of `config`; what it is."""
+def describe_source(spec: str, config, conditions: Conditions | None = None) -> dict[str, Any]:
+    """Check that `spec` (a run folder or an export) can start a run of `config` (steered by
+    `conditions`, when given); what it is."""
     path = Path(spec).expanduser()
     if RunFolder(path).is_run():
         theirs = RunFolder(path).config().to_dict()
+        steered = RunFolder(path).conditions()
         kind = "run"
     elif version_folder(path) is not None:
         version = version_folder(path)
-        theirs = (read_provenance(version) or {}).get("model", {})
+        record = read_provenance(version) or {}
+        theirs = record.get("model", {})
+        steered = Conditions.from_dict(record["conditions"]) if record.get("conditions") else None
         kind, path = "export", version
     else:
         raise KganError(f"--init-from {spec} is neither a run folder nor an export: give one of those")
@@ -42,7 +47,26 @@ def describe_source(spec: str, config) -> dict[str, Any]:
         raise KganError(
             f"--init-from {spec}: its models have another shape ({'; '.join(different)}): give this run the same values"
         )
+    _check_steering(spec, steered, conditions, kind == "run" and bool(theirs.get("aux_weight")), config)
     return {"kind": kind, "path": str(path.resolve())}
+
+
+def _check_steering(spec: str, theirs: Conditions | None, ours: Conditions | None, their_head: bool, config) -> None:
+    """A steered model has layers an unsteered one lacks, sized by its attributes' values:
+    both sides must be steered by the same attributes and values (their shares may differ)."""
+
+    def attributes(conditions: Conditions | None) -> str:
+        return ", ".join(conditions.attributes) if conditions else "nothing (unconditional)"
+
+    if (theirs is None) != (ours is None) or (
+        theirs and ours and (theirs.attributes, theirs.vocabulary) != (ours.attributes, ours.vocabulary)
+    ):
+        raise KganError(
+            f"--init-from {spec} is steered by {attributes(theirs)}, this run by {attributes(ours)} "
+            "(or their values differ): the models differ; fine-tune from a run with the same --condition and labels"
+        )
+    if ours and theirs and their_head != bool(config.aux_weight):
+        raise KganError(f"--init-from {spec}: give this run its --aux-weight (0 or not): D's head differs")
 
 
 def load_into(gan, source: dict[str, Any], warn) -> dict[str, Any]:
