@@ -83,20 +83,24 @@ ATTRIBUTES = (
 )
 
 
-def attribute_vocabulary() -> dict[str, tuple[str, ...]]:
-    """Each attribute's values as `attributes.csv` writes them (text), in the order drawn."""
-    values = {
-        "hair_colour": HAIR_COLOURS,
+def attribute_values() -> dict[str, tuple]:
+    """Each attribute's possible values, in the order drawn (blush: False, True)."""
+    return {
+        "hair_colour": tuple(HAIR_COLOURS),
         "hair_style": HAIR_STYLES,
         "bangs": BANGS,
-        "eye_colour": EYE_COLOURS,
-        "skin": SKIN_TONES,
+        "eye_colour": tuple(EYE_COLOURS),
+        "skin": tuple(SKIN_TONES),
         "mouth": MOUTHS,
         "blush": (False, True),
         "accessory": ACCESSORIES,
-        "background": BACKGROUNDS,
+        "background": tuple(BACKGROUNDS),
     }
-    return {name: tuple(str(value) for value in values[name]) for name in ATTRIBUTES}
+
+
+def attribute_vocabulary() -> dict[str, tuple[str, ...]]:
+    """`attribute_values` as `attributes.csv` writes them (text)."""
+    return {name: tuple(str(value) for value in values) for name, values in attribute_values().items()}
 
 
 def draw_attributes(seed: int, index: int) -> dict:

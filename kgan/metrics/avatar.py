@@ -44,18 +44,8 @@ WEIGHTS, ACCURACY = "classifier.weights.h5", "accuracy.json"
 
 
 def attribute_values() -> dict[str, tuple]:
-    """Each attribute's possible values, in the order of its head's outputs."""
-    return {
-        "hair_colour": tuple(synthetic.HAIR_COLOURS),
-        "hair_style": synthetic.HAIR_STYLES,
-        "bangs": synthetic.BANGS,
-        "eye_colour": tuple(synthetic.EYE_COLOURS),
-        "skin": tuple(synthetic.SKIN_TONES),
-        "mouth": synthetic.MOUTHS,
-        "blush": (False, True),
-        "accessory": synthetic.ACCESSORIES,
-        "background": tuple(synthetic.BACKGROUNDS),
-    }
+    """Each attribute's possible values, in the order of its head's outputs: the drawing's."""
+    return synthetic.attribute_values()
 
 
 def labels_of(attrs: list[dict]) -> dict[str, np.ndarray]:
