@@ -30,6 +30,29 @@ def spelling(name: str) -> str:
     return name.replace("colour", "color")
 
 
+def named(attributes: tuple[str, ...], name: str) -> str:
+    """The one of `attributes` that `name` means (either spelling of colour), or a one-line error."""
+    for attribute in attributes:
+        if spelling(attribute) == spelling(name.strip()):
+            return attribute
+    raise KganError(f"unknown attribute {name.strip()!r}: this model is conditioned on {', '.join(attributes)}")
+
+
+def requested(attributes: tuple[str, ...], requests: list[str] | tuple[str, ...], example: str) -> dict[str, str]:
+    """`["hair_color=blue", ...]` → {attribute: value}, names resolved against `attributes`; a
+    malformed request, an unknown name or one given twice is a one-line error."""
+    chosen: dict[str, str] = {}
+    for request in requests:
+        name, equals, value = request.partition("=")
+        if not equals or not value.strip():
+            raise KganError(f"--attr {request!r}: write ATTRIBUTE=VALUE, e.g. {example}")
+        attribute = named(attributes, name)
+        if attribute in chosen:
+            raise KganError(f"--attr {attribute} is given twice: give each attribute once")
+        chosen[attribute] = value.strip()
+    return chosen
+
+
 @dataclasses.dataclass(frozen=True)
 class Conditions:
     """The attributes a model is conditioned on, in order; each one's values (its vocabulary)
@@ -61,11 +84,7 @@ class Conditions:
 
     def attribute(self, name: str) -> str:
         """The attribute `name` means (either spelling of colour), or a one-line error listing them."""
-        for attribute in self.attributes:
-            if spelling(attribute) == spelling(name.strip()):
-                return attribute
-        known = ", ".join(self.attributes)
-        raise KganError(f"unknown attribute {name.strip()!r}: this model is conditioned on {known}")
+        return named(self.attributes, name)
 
     def code(self, attribute: str, value: str) -> int:
         """The index of `value` in the attribute's vocabulary, or a one-line error listing the values."""
@@ -76,20 +95,9 @@ class Conditions:
 
     def parse(self, requests: list[str] | tuple[str, ...]) -> dict[str, int]:
         """`["hair_colour=blue", ...]` → {attribute: code}; a bad request is a one-line error."""
-        chosen: dict[str, int] = {}
-        for request in requests:
-            name, equals, value = request.partition("=")
-            if not equals or not value.strip():
-                raise KganError(f"--attr {request!r}: write ATTRIBUTE=VALUE, e.g. {self.example()}")
-            attribute = self.attribute(name)
-            if attribute in chosen:
-                raise KganError(f"--attr {attribute} is given twice: give each attribute once")
-            chosen[attribute] = self.code(attribute, value)
-        return chosen
-
-    def example(self) -> str:
         first = self.attributes[0]
-        return f"{first}={self.vocabulary[first][0]}"
+        values = requested(self.attributes, requests, example=f"{first}={self.vocabulary[first][0]}")
+        return {attribute: self.code(attribute, value) for attribute, value in values.items()}
 
     def draw(self, count: int, rng: np.random.Generator, fixed: dict[str, int] | None = None) -> np.ndarray:
         """Codes `[count, attributes]` int32: the `fixed` ones as given, every other attribute
@@ -101,13 +109,6 @@ class Conditions:
             drawn = rng.choice(len(shares), size=count, p=shares / shares.sum())
             codes[:, column] = fixed.get(name, drawn)
         return codes
-
-    def describe(self, codes: np.ndarray) -> list[dict[str, str]]:
-        """Codes back to values, one dict per row."""
-        return [
-            {name: self.vocabulary[name][int(code)] for name, code in zip(self.attributes, row)}
-            for row in np.asarray(codes)
-        ]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from kgan import runs
-from kgan.data.attributes import Conditions, spelling
+from kgan.data.attributes import Conditions, requested
 from kgan.errors import KganError
 from kgan.runs.folder import RunFolder
 from kgan.sampling import GRID_STREAM, fixed_noise, generate
@@ -82,7 +82,7 @@ def conditional_inputs(
     if conditions is None:  # a server: names from its metadata, values checked by the model
         if grid_by:
             raise KganError("--grid-by needs the model's vocabulary: sample its --run-dir or --saved-model")
-        given = dict(_request(source.attributes, request) for request in requests)
+        given = requested(source.attributes, requests, example=f"{source.attributes[0]}=…")
         values = {name: [given.get(name, "")] * count for name in source.attributes}
         return fixed_noise(seed, count, source.z_dim), values, None
     fixed = conditions.parse(requests)
@@ -96,16 +96,6 @@ def conditional_inputs(
     codes = grid_codes(conditions, attribute, columns, seed, fixed)
     z = np.tile(fixed_noise(seed, columns, source.z_dim), (len(conditions.vocabulary[attribute]), 1))
     return z, _values(conditions, codes), columns
-
-
-def _request(names: tuple[str, ...], request: str) -> tuple[str, str]:
-    name, equals, value = request.partition("=")
-    matching = [known for known in names if spelling(known) == spelling(name.strip())]
-    if not equals or not value.strip():
-        raise KganError(f"--attr {request!r}: write ATTRIBUTE=VALUE, e.g. {names[0]}=…")
-    if not matching:
-        raise KganError(f"unknown attribute {name.strip()!r}: this model is conditioned on {', '.join(names)}")
-    return matching[0], value.strip()
 
 
 def _values(conditions: Conditions, codes: np.ndarray) -> Values:
