@@ -70,30 +70,23 @@ def epoch_grid(
     seed: int, count: int, z_dim: int, conditions: Conditions | None = None
 ) -> tuple[np.ndarray, np.ndarray | None, int | None]:
     """(z, codes, columns) of a run's fixed grid of about `count` images: fixed noise; for a
-    conditional run, a grid by its first attribute (`grid_by`), one row per value."""
+    conditional run, a grid by its first attribute (`attribute_grid`), one row per value."""
     if conditions is None:
         return fixed_noise(seed, count, z_dim), None, None
-    attribute = conditions.attributes[0]
+    return attribute_grid(conditions, conditions.attributes[0], count, seed, z_dim)
+
+
+def attribute_grid(
+    conditions: Conditions, attribute: str, count: int, seed: int, z_dim: int, fixed: dict[str, int] | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(z, codes, columns) of a grid of about `count` images with one row per value of
+    `attribute`, row-major: each column keeps one z and its other attributes (given in `fixed`,
+    else drawn once from the training shares), so only `attribute` changes down a column."""
     values = len(conditions.vocabulary[attribute])
     columns = max(1, count // values)
-    z = np.tile(fixed_noise(seed, columns, z_dim), (values, 1))
-    return z, grid_by(conditions, attribute, columns, seed), columns
-
-
-def grid_by(
-    conditions: Conditions, attribute: str, columns: int, seed: int, fixed: dict[str, int] | None = None
-) -> np.ndarray:
-    """Codes of a grid with one row per value of `attribute`, row-major `[values·columns, A]`:
-    each column keeps its other attributes (given in `fixed`, else drawn once from the training
-    shares), so only `attribute` changes down a column. The caller repeats each column's z."""
-    column_codes = conditions.draw(columns, np.random.default_rng([seed, GRID_STREAM, 1]), fixed)
-    position = conditions.attributes.index(attribute)
-    rows = []
-    for value in range(len(conditions.vocabulary[attribute])):
-        row = column_codes.copy()
-        row[:, position] = value
-        rows.append(row)
-    return np.concatenate(rows)
+    codes = np.tile(conditions.draw(columns, np.random.default_rng([seed, GRID_STREAM, 1]), fixed), (values, 1))
+    codes[:, conditions.attributes.index(attribute)] = np.repeat(np.arange(values), columns)
+    return np.tile(fixed_noise(seed, columns, z_dim), (values, 1)), codes, columns
 
 
 def grid_shape(count: int) -> tuple[int, int]:

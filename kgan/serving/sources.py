@@ -23,8 +23,7 @@ from kgan import runs
 from kgan.data.attributes import Conditions, requested
 from kgan.errors import KganError
 from kgan.runs.folder import RunFolder
-from kgan.sampling import GRID_STREAM, fixed_noise, generate
-from kgan.sampling import grid_by as grid_codes
+from kgan.sampling import GRID_STREAM, attribute_grid, fixed_noise, generate
 from kgan.serving.client import generate_remote
 from kgan.serving.export import read_provenance, version_folder
 from kgan.serving.server import op_error_text
@@ -92,9 +91,7 @@ def conditional_inputs(
     attribute = conditions.attribute(grid_by)
     if attribute in fixed:
         raise KganError(f"--grid-by {attribute} and --attr {attribute}=…: a grid shows every value, give one of them")
-    columns = max(1, count // len(conditions.vocabulary[attribute]))
-    codes = grid_codes(conditions, attribute, columns, seed, fixed)
-    z = np.tile(fixed_noise(seed, columns, source.z_dim), (len(conditions.vocabulary[attribute]), 1))
+    z, codes, columns = attribute_grid(conditions, attribute, count, seed, source.z_dim, fixed)
     return z, _values(conditions, codes), columns
 
 
