@@ -147,22 +147,23 @@ def _checked_codes(conditions: Conditions, name: str, values: tf.Tensor, count: 
     ]
     with tf.control_dependencies(checks):
         codes = tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)
-    drawn = _drawn_codes(conditions, tf.shape(values)[0])[:, conditions.attributes.index(name)]
+    drawn = _drawn_column(conditions, conditions.attributes.index(name), tf.shape(values)[0])
     return tf.where(empty, drawn, codes)
 
 
 def _drawn_codes(conditions: Conditions, count: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
     """Codes `[count, A]` drawn from the training shares: stateless from `seed`, else at random."""
-    columns = []
-    for position, name in enumerate(conditions.attributes):
-        logits = tf.math.log(tf.constant([conditions.frequencies[name]], tf.float32))
-        if seed is None:
-            drawn = tf.random.categorical(logits, count, dtype=tf.int32)
-        else:
-            key = tf.stack([seed, tf.constant(position + 1)])
-            drawn = tf.random.stateless_categorical(logits, count, seed=key, dtype=tf.int32)
-        columns.append(drawn[0])
+    columns = [_drawn_column(conditions, position, count, seed) for position in range(len(conditions.attributes))]
     return tf.stack(columns, axis=1)
+
+
+def _drawn_column(conditions: Conditions, position: int, count: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
+    """One attribute's codes `[count]`, drawn from its training shares (see `_drawn_codes`)."""
+    logits = tf.math.log(tf.constant([conditions.frequencies[conditions.attributes[position]]], tf.float32))
+    if seed is None:
+        return tf.random.categorical(logits, count, dtype=tf.int32)[0]
+    key = tf.stack([seed, tf.constant(position + 1)])
+    return tf.random.stateless_categorical(logits, count, seed=key, dtype=tf.int32)[0]
 
 
 def signatures(

@@ -115,7 +115,7 @@ def from_saved_model(path: Path) -> ImageSource:
             "re-export it with `kgan export`"
         ) from None
 
-    conditional = model.signatures.get("conditional") if "conditional" in model.signatures else None
+    conditional = model.signatures.get("conditional")
     attributes = tuple(key for key in conditional.structured_input_signature[1] if key != "z") if conditional else ()
     provenance = read_provenance(path)
     conditions = None
