@@ -137,13 +137,10 @@ def read_table(folder: Path, manifest: dict[str, Any], count: int) -> AttributeT
         name: tuple(known[name]) if name in known else tuple(sorted({row[name] for row in rows if row[name]}))
         for name in attributes
     }
+    position = {name: {value: code for code, value in enumerate(values)} for name, values in vocabulary.items()}
     codes = np.full((count, len(attributes)), -1, np.int32)
     for row in rows:
-        index = int(row["index"])
-        for column, name in enumerate(attributes):
-            value = row[name]
-            if value in vocabulary[name]:
-                codes[index, column] = vocabulary[name].index(value)
+        codes[int(row["index"])] = [position[name].get(row[name], -1) for name in attributes]
     return AttributeTable(attributes, vocabulary, codes)
 
 
@@ -181,8 +178,9 @@ def resolve(table: AttributeTable | None, requested: str, source: str = "the dat
 
 
 def conditions_for(table: AttributeTable, attributes: tuple[str, ...], rows: np.ndarray) -> Conditions:
-    """The conditions of a run on `attributes`, with value shares over the dataset `rows` it trains on."""
-    codes = training_codes(table, attributes, rows)
+    """The conditions of a run on `attributes`, with value shares over the (labelled) dataset
+    `rows` it trains on."""
+    codes = codes_of(table, attributes, rows)
     frequencies = {}
     for column, name in enumerate(attributes):
         counts = np.bincount(codes[:, column], minlength=len(table.vocabulary[name])) if len(codes) else None
@@ -198,12 +196,10 @@ def labelled_rows(table: AttributeTable, attributes: tuple[str, ...], rows: np.n
     return (table.codes[np.asarray(rows, np.int64)][:, columns] >= 0).all(axis=1)
 
 
-def training_codes(table: AttributeTable, attributes: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
-    """Codes `[n, attributes]` int32 of the labelled ones among `rows`, in their order."""
-    rows = np.asarray(rows, np.int64)
+def codes_of(table: AttributeTable, attributes: tuple[str, ...], rows: np.ndarray) -> np.ndarray:
+    """Codes `[len(rows), attributes]` int32 of dataset `rows`, in their order."""
     columns = [table.attributes.index(name) for name in attributes]
-    kept = rows[labelled_rows(table, attributes, rows)]
-    return np.ascontiguousarray(table.codes[kept][:, columns])
+    return np.ascontiguousarray(table.codes[np.asarray(rows, np.int64)][:, columns])
 
 
 def training_labels(dataset: Any, conditions: Conditions) -> tuple[np.ndarray, np.ndarray]:
@@ -221,4 +217,5 @@ def training_labels(dataset: Any, conditions: Conditions) -> tuple[np.ndarray, n
             f"({', '.join(conditions.attributes)}): restore its attributes.csv"
         )
     rows = dataset.indices(Split.TRAIN)
-    return labelled_rows(table, conditions.attributes, rows), training_codes(table, conditions.attributes, rows)
+    labelled = labelled_rows(table, conditions.attributes, rows)
+    return labelled, codes_of(table, conditions.attributes, rows[labelled])

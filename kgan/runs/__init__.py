@@ -131,7 +131,7 @@ def run_conditions(config: TrainConfig, dataset: PreparedDataset) -> Conditions 
             KganWarning,
             stacklevel=2,
         )
-    return attributes.conditions_for(table, chosen, rows)
+    return attributes.conditions_for(table, chosen, rows[labelled])
 
 
 def resolved(path: str) -> str:
