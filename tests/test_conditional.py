@@ -358,8 +358,8 @@ def test_the_report_plots_a_steered_runs_attribute_accuracy(tmp_path):
 def test_fine_tuning_between_steered_and_unsteered_models_is_refused_before_anything_is_written(
     conditional_run, tmp_path, small_dataset
 ):
-    """A steered model has layers an unsteered one lacks: the weights' loader failed deep in
-    training with a page of Keras warnings, after the run folder was made."""
+    """A steered model has layers an unsteered one lacks: the mismatch is named in one line when
+    the run is created, not left to the weights' loader once training starts."""
     dataset = PreparedDataset(small_dataset)
     shape = dict(g_width=8, d_width=8, epochs=1, steps_per_epoch=1, sample_count=0)
     plain = runs.create_run(tiny_config(**shape), dataset, tmp_path / "plain")

@@ -194,8 +194,8 @@ def test_the_first_drawing_says_it_compiles_and_the_next_loads_it_silently(tmp_p
 
 
 def test_two_processes_drawing_the_default_avatars_at_once_both_get_them_whole(tmp_path):
-    """Two `kgan train` started together on the default data each drew it, and each tidied the
-    other's half-drawn folder away: both failed, leaving an empty dataset folder behind."""
+    """Two `kgan train` started together on the default data both need it drawn: one draws, the
+    other waits for it, and neither tidies away the other's half-drawn folder."""
     import subprocess
     import sys
 
@@ -218,8 +218,8 @@ def test_two_processes_drawing_the_default_avatars_at_once_both_get_them_whole(t
 
 
 def test_a_default_avatar_cache_cut_short_is_drawn_again(tmp_path):
-    """The race above left a folder with a manifest and no images.npy, and every later run failed
-    on it with an error that named `kgan data prepare`."""
+    """A cached copy with a manifest and no images.npy (a drawing cut short) is kgan's own cache:
+    drawn again, not refused with advice meant for users' data."""
     import subprocess
     import sys
 

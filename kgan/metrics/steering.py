@@ -145,7 +145,7 @@ def measure_run(run_dir, count: int = 2000, checkpoint_choice: str = "best") -> 
     return measure(generator, conditions, classifier, config.z_dim, count, config.seed), chosen
 
 
-PROBE_SAMPLES = 500  # per epoch: a curve to follow, a few seconds; the benchmark takes 2,000
+PROBE_SAMPLES = 500  # per epoch: enough for a curve to follow, a quarter of the benchmark's images
 
 
 class AccuracyProbe:
