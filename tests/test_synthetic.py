@@ -2,6 +2,7 @@ import csv
 
 import numpy as np
 
+from kgan.data import synthetic
 from kgan.data.dataset import PreparedDataset
 from kgan.data.synthetic import ACCESSORIES, EYE_COLOURS, HAIR_COLOURS, HAIR_STYLES, generate, write_synthetic
 
@@ -212,9 +213,9 @@ def test_two_processes_drawing_the_default_avatars_at_once_both_get_them_whole(t
     for child, (_, err) in zip(children, answers):
         assert child.returncode == 0, err[-600:]
     assert answers[0][0] == answers[1][0] and answers[0][0].split()[0] == "300"
-    folder = tmp_path / "cache" / "synthetic-300-seed0"
+    folder = tmp_path / "cache" / f"synthetic-300-seed0-v{synthetic.GENERATOR_VERSION}"
     assert PreparedDataset(folder).manifest["count"] == 300
-    assert not list(folder.parent.glob(".synthetic-300-seed0.*.tmp"))
+    assert not list(folder.parent.glob(f".{folder.name}.*.tmp"))
 
 
 def test_a_default_avatar_cache_cut_short_is_drawn_again(tmp_path):
@@ -225,7 +226,7 @@ def test_a_default_avatar_cache_cut_short_is_drawn_again(tmp_path):
 
     from helpers import python_env
 
-    broken = tmp_path / "cache" / "synthetic-300-seed0"
+    broken = tmp_path / "cache" / f"synthetic-300-seed0-v{synthetic.GENERATOR_VERSION}"
     broken.mkdir(parents=True)
     (broken / "manifest.json").write_text("{}\n")
     script = (
@@ -236,3 +237,23 @@ def test_a_default_avatar_cache_cut_short_is_drawn_again(tmp_path):
     assert done.returncode == 0, done.stderr[-600:]
     assert done.stdout.split()[-1] == "300"
     assert PreparedDataset(broken).manifest["count"] == 300
+
+
+def test_default_avatars_drawn_by_an_older_drawing_are_not_used(tmp_path, monkeypatch):
+    """The default data's cache is keyed on GENERATOR_VERSION: after the drawing changes, a run
+    draws today's avatars (the ones the shipped classifier reads) rather than use the copy an older
+    kgan drew, and leaves that copy alone."""
+    import kgan.data.default as default
+
+    monkeypatch.setenv("KGAN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(default, "DEFAULT_COUNT", 20)
+    monkeypatch.setattr(synthetic, "GENERATOR_VERSION", synthetic.GENERATOR_VERSION - 1)
+    older = default.resolve_dataset("synthetic")
+    (older.folder / "older").write_text("left alone\n")
+    monkeypatch.undo()
+    monkeypatch.setenv("KGAN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(default, "DEFAULT_COUNT", 20)
+    assert default.must_draw("synthetic")
+    current = default.resolve_dataset("synthetic")
+    assert current.folder != older.folder and (older.folder / "older").is_file()
+    assert current.manifest["count"] == 20

@@ -133,18 +133,21 @@ def _back_hair(u, v, image, style, line, dark, d, a):
 
 
 @njit(**JIT)
-def _ear(u, v, image, window, cx, hair, a):
+def _ear(u, v, image, window, cx, line, hair, inside, d, a):
     r0, r1, c0, c1 = window
     for y in range(r0, r1):
         ur, vr = u[y, c0:c1], v[y, c0:c1]
         for x in range(c1 - c0):
-            across = abs(ur[x] - cx)
-            ear = (
-                max(max(vr[x] - F(0.26), -(vr[x] - F(0.06)) - F(2.2) * across), F(0.0))
-                + max(across * F(1.2) - (vr[x] - F(0.08)) * F(0.55), F(0.0))
-            ) - F(0.0001)
-            a[x] = _cover(ear)
+            d[x] = abs(ur[x] - cx)
+        for x in range(c1 - c0):
+            a[x] = _cover(max(vr[x] - F(0.24), (d[x] * F(2.4) - (vr[x] - F(0.03))) * F(0.385)) - F(0.007))
+        _blend(image, y, c0, c1, a, line)
+        for x in range(c1 - c0):
+            a[x] = _cover(max(vr[x] - F(0.24), (d[x] * F(2.4) - (vr[x] - F(0.03))) * F(0.385)))
         _blend(image, y, c0, c1, a, hair)
+        for x in range(c1 - c0):
+            a[x] = _cover(max(vr[x] - F(0.2), (d[x] * F(2.4) - (vr[x] - F(0.09))) * F(0.385)))
+        _blend(image, y, c0, c1, a, inside)
 
 
 @njit(**JIT)
@@ -288,28 +291,35 @@ def _bangs(u, v, image, window, shine_window, wave, bangs, swept_dir, hair, ligh
 
 
 @njit(**JIT)
-def _accessory(u, v, image, windows, accessory, gap, accent, glasses, a):
+def _outlined(image, y, c0, c1, distance, line, fill, a):
+    """`synthetic._accessories`' outlined shapes along row y: the rim, then the fill."""
+    for x in range(c1 - c0):
+        a[x] = _cover(distance[x] - F(0.007))
+    _blend(image, y, c0, c1, a, line)
+    for x in range(c1 - c0):
+        a[x] = _cover(distance[x])
+    _blend(image, y, c0, c1, a, fill)
+
+
+@njit(**JIT)
+def _accessory(u, v, image, windows, accessory, gap, line, accent, glasses, d, a):
     if accessory == BOW:
         r0, r1, c0, c1 = windows[BOW_BOX]
         for y in range(r0, r1):
             ur, vr = u[y, c0:c1], v[y, c0:c1]
             for x in range(c1 - c0):
                 pu, pv = ur[x], vr[x]
-                left = max(
-                    abs(pv - F(0.16)) - F(0.6) * ((pu - F(0.7)) + F(0.01)), abs((pu - F(0.7)) + F(0.045)) - F(0.045)
-                )
-                right = max(
-                    abs(pv - F(0.16)) + F(0.6) * ((pu - F(0.7)) - F(0.01)), abs((pu - F(0.7)) - F(0.045)) - F(0.045)
-                )
-                a[x] = _cover(min(min(left, right), _ellipse(pu, pv, F(0.7), F(0.16), F(0.018), F(0.018))))
-            _blend(image, y, c0, c1, a, accent)
+                across = abs(pu - F(0.7))
+                wings = max((abs(pv - F(0.16)) - F(0.55) * across) - F(0.012), across - F(0.1))
+                d[x] = min(wings, _ellipse(pu, pv, F(0.7), F(0.16), F(0.022), F(0.022)))
+            _outlined(image, y, c0, c1, d, line, accent, a)
     elif accessory == HAIRCLIP:
         r0, r1, c0, c1 = windows[CLIP_BOX]
         for y in range(r0, r1):
             ur, vr = u[y, c0:c1], v[y, c0:c1]
             for x in range(c1 - c0):
-                a[x] = _cover(max(abs(ur[x] - F(0.33)) - F(0.04), abs(vr[x] - F(0.3)) - F(0.012)))
-            _blend(image, y, c0, c1, a, accent)
+                d[x] = max(abs(ur[x] - F(0.33)) - F(0.065), abs(vr[x] - F(0.3)) - F(0.022))
+            _outlined(image, y, c0, c1, d, line, accent, a)
     elif accessory == SPECTACLES:
         r0, r1, c0, c1 = windows[GLASSES_BOX]
         for y in range(r0, r1):
@@ -403,8 +413,8 @@ def paint_layers(frames, colours, kinds, params, windows, widths, waves, glows, 
         _background(image, colour[TOP], colour[BOTTOM])
         _back_hair(u, v, image, kinds[i, STYLE], colour[LINE], colour[HAIR_DARK], d, a)
         if kinds[i, ACCESSORY] == CAT_EARS:  # behind the hairline, in the hair colour
-            _ear(u, v, image, box[EAR_LEFT], F(0.5 - 0.24), colour[HAIR], a)
-            _ear(u, v, image, box[EAR_RIGHT], F(0.5 + 0.24), colour[HAIR], a)
+            _ear(u, v, image, box[EAR_LEFT], F(0.5 - 0.2), colour[LINE], colour[HAIR], colour[BLUSH], d, a)
+            _ear(u, v, image, box[EAR_RIGHT], F(0.5 + 0.2), colour[LINE], colour[HAIR], colour[BLUSH], d, a)
         _neck_and_shirt(u, v, image, box[NECK_BOX], box[SHIRT_BOX], colour[NECK], colour[SHIRT], a)
         width_at += _face(u, v, image, box[FACE_BOX], widths[width_at:], colour[LINE], colour[SKIN], d, a)
         if kinds[i, BLUSHING]:
@@ -418,7 +428,7 @@ def paint_layers(frames, colours, kinds, params, windows, widths, waves, glows, 
         wave_at += _bangs(
             u, v, image, crown, shine, waves[wave_at:], bangs, swept_dir, colour[HAIR], colour[HAIR_LIGHT], d, a
         )
-        _accessory(u, v, image, box, kinds[i, ACCESSORY], gap, colour[ACCENT], colour[GLASSES], a)
+        _accessory(u, v, image, box, kinds[i, ACCESSORY], gap, colour[LINE], colour[ACCENT], colour[GLASSES], d, a)
         _to_bytes(image, out[i])
 
 

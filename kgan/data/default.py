@@ -6,8 +6,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from kgan.data import synthetic
 from kgan.data.dataset import PreparedDataset
-from kgan.data.synthetic import write_synthetic
 from kgan.errors import KganError
 from kgan.files import exclusive
 from kgan.paths import cache_dir
@@ -17,7 +17,8 @@ DEFAULT_SEED = 0
 
 
 def default_synthetic_path() -> Path:
-    return cache_dir() / f"synthetic-{DEFAULT_COUNT}-seed{DEFAULT_SEED}"
+    """Keyed on the drawing's version: avatars drawn by an older kgan are not today's."""
+    return cache_dir() / f"synthetic-{DEFAULT_COUNT}-seed{DEFAULT_SEED}-v{synthetic.GENERATOR_VERSION}"
 
 
 def must_draw(data: str | Path) -> bool:
@@ -37,7 +38,7 @@ def resolve_dataset(data: str | Path, progress: Callable[[int], None] | None = N
                 if must_draw(data):  # drawn by another process while this one waited
                     if path.exists():  # a copy cut short by an older race: kgan's own cache, drawn again
                         shutil.rmtree(path)
-                    write_synthetic(path, DEFAULT_COUNT, DEFAULT_SEED, progress=progress)
+                    synthetic.write_synthetic(path, DEFAULT_COUNT, DEFAULT_SEED, progress=progress)
         return PreparedDataset(path)
     path = Path(data)
     if not path.exists():

@@ -29,7 +29,7 @@ from kgan.files import atomic_directory
 from kgan.system.workers import OrderedWorkers, usable_cores
 
 SIZE = 96  # the paper's source resolution
-GENERATOR_VERSION = 1  # bump when any avatar's pixels change: caches built on the avatars key on it
+GENERATOR_VERSION = 2  # bump when any avatar's pixels change: caches built on the avatars key on it
 
 HAIR_COLOURS = {
     "black": (40, 36, 48),
@@ -66,6 +66,19 @@ BACKGROUNDS = {
     "grey": ((170, 170, 178), (225, 225, 230)),
 }
 ACCENTS = ((230, 50, 70), (250, 250, 250), (60, 90, 220), (250, 200, 40), (40, 40, 50))
+
+
+def _contrasting_accents(hair: tuple[int, int, int]) -> tuple[tuple[int, int, int], ...]:
+    """The accessory colour for each accent on this hair: the accent, or the next one when
+    it would vanish into the hair (a blue bow on blue hair is a dark outline and no bow)."""
+
+    def far(colour):
+        return np.linalg.norm(np.subtract(colour, hair)) >= 100
+
+    return tuple(next(c for c in ACCENTS[start:] + ACCENTS[:start] if far(c)) for start in range(len(ACCENTS)))
+
+
+ACCESSORY_COLOURS = {hair: _contrasting_accents(rgb) for hair, rgb in HAIR_COLOURS.items()}
 
 # The discrete attributes the drawing branches on, and their values in order.
 CHOICES = {"hair_style": HAIR_STYLES, "bangs": BANGS, "mouth": MOUTHS, "accessory": ACCESSORIES, "blush": (False, True)}
@@ -178,10 +191,17 @@ def _ellipse_box(cx, cy, rx, ry, grow: float = 0.0) -> tuple[float, float, float
     return (cx - rx * reach, cx + rx * reach, cy - ry * reach, cy + ry * reach)
 
 
+BOW_KNOT = (0.7, 0.16)  # the bow's centre, top right of the head
+OUTLINE = 0.007  # the bow's, the hairclip's and the cat ears' dark rim
+EAR_X = 0.2  # the cat ears' distance from the head's middle: inside the crown's width at their base
+
 # Head-frame boxes `(u0, u1, v0, v1)` outside which each layer covers nothing; a layer is
 # evaluated only in the pixels its box can reach (`_Canvas.spans`). Sides are -1 and +1.
 BOXES = {
-    **{f"ear {side:+.0f}": (0.5 + side * 0.24 - 0.1, 0.5 + side * 0.24 + 0.1, 0.04, 0.29) for side in (-1.0, 1.0)},
+    **{
+        f"ear {side:+.0f}": (0.5 + side * EAR_X - 0.115, 0.5 + side * EAR_X + 0.115, -0.005, 0.26)
+        for side in (-1.0, 1.0)
+    },
     "neck": (0.42, 0.58, 0.69, 0.95),
     "shirt": _ellipse_box(0.5, 1.2, 0.44, 0.3),
     "face": (0.22, 0.78, 0.21, 0.83),  # rx <= 0.25, ry 0.28; min radius >= 0.155
@@ -195,8 +215,8 @@ BOXES = {
     "mouth": (0.44, 0.56, 0.68, 0.77),
     "crown": _ellipse_box(0.5, 0.47, 0.37, 0.37, grow=0.02),
     "shine": _ellipse_box(0.5, 0.42, 0.27, 0.25, grow=0.012),  # inside the crown's box
-    "bow": (0.6, 0.8, 0.1, 0.22),
-    "hairclip": (0.28, 0.38, 0.28, 0.32),
+    "bow": (0.585, 0.815, 0.07, 0.25),
+    "hairclip": (0.25, 0.41, 0.26, 0.34),
     "glasses": (0.27, 0.73, 0.5, 0.68),
 }
 
@@ -226,7 +246,7 @@ def _palette(attrs: list[dict]) -> dict[str, np.ndarray]:
         "brow": hair_dark * 0.8,
         "lips": _colour([(170, 50, 60)]),
         "hair_light": np.minimum(hair * 1.25 + 0.08, 1.0),
-        "accent": _colour([ACCENTS[a["accent"]] for a in attrs]),
+        "accent": _colour([ACCESSORY_COLOURS[a["hair_colour"]][a["accent"]] for a in attrs]),
         "glasses": line * 1.5,
     }
 
@@ -387,18 +407,17 @@ def _back_hair(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray
 
 
 def _cat_ears(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray]) -> None:
-    """Cat ears sit behind the hairline, in the hair colour."""
+    """Cat ears behind the hairline: outlined triangles in the hair colour, pink inside."""
     rows = _rows(_attribute(attrs, "accessory"), "cat_ears")
     for side in (-1.0, 1.0):
-        cx = 0.5 + side * 0.24
         window = canvas.window(BOXES[f"ear {side:+.0f}"])
         u, v = canvas.uv(window, rows)
-        ear = (
-            np.maximum(np.maximum(v - 0.26, -(v - 0.06) - 2.2 * np.abs(u - cx)), 0.0)
-            + np.maximum(np.abs(u - cx) * 1.2 - (v - 0.08) * 0.55, 0.0)
-            - 0.0001
-        )
+        across = np.abs(u - (0.5 + side * EAR_X))
+        ear = np.maximum(v - 0.24, (across * 2.4 - (v - 0.03)) * 0.385)  # 0.385: 1 / √(1 + 2.4²)
+        canvas.paint(window, _cover(ear - OUTLINE), colours["line"], rows)
         canvas.paint(window, _cover(ear), colours["hair"], rows)
+        inner = np.maximum(v - 0.2, (across * 2.4 - (v - 0.09)) * 0.385)
+        canvas.paint(window, _cover(inner), colours["blush"], rows)
 
 
 def _neck_and_shirt(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray]) -> None:
@@ -495,22 +514,24 @@ def _bangs(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray]) -
 
 
 def _accessories(canvas: _Canvas, attrs: list[dict], colours: dict[str, np.ndarray]) -> None:
-    """Accessories in front of the hair: a bow, a hairclip, glasses (cat ears are behind it)."""
+    """Accessories in front of the hair: a bow, a hairclip, glasses (cat ears are behind it).
+    The bow and the clip have a dark outline and a colour away from the hair's, so that
+    they read at 32 px on any hair."""
     accessory = _attribute(attrs, "accessory")
-    bow_x = 0.7
     window = canvas.window(BOXES["bow"])
     rows = _rows(accessory, "bow")
     u, v = canvas.uv(window, rows)
-    bow = np.minimum(
-        np.maximum(np.abs(v - 0.16) - 0.6 * (u - bow_x + 0.01), np.abs(u - bow_x + 0.045) - 0.045),
-        np.maximum(np.abs(v - 0.16) + 0.6 * (u - bow_x - 0.01), np.abs(u - bow_x - 0.045) - 0.045),
-    )
-    bow = np.minimum(bow, _ellipse(u, v, bow_x, 0.16, 0.018, 0.018))
+    across = np.abs(u - BOW_KNOT[0])
+    wings = np.maximum(np.abs(v - BOW_KNOT[1]) - 0.55 * across - 0.012, across - 0.1)  # widening outwards
+    bow = np.minimum(wings, _ellipse(u, v, BOW_KNOT[0], BOW_KNOT[1], 0.022, 0.022))
+    canvas.paint(window, _cover(bow - OUTLINE), colours["line"], rows)
     canvas.paint(window, _cover(bow), colours["accent"], rows)
     window = canvas.window(BOXES["hairclip"])
     rows = _rows(accessory, "hairclip")
     u, v = canvas.uv(window, rows)
-    canvas.paint(window, _cover(np.maximum(np.abs(u - 0.33) - 0.04, np.abs(v - 0.3) - 0.012)), colours["accent"], rows)
+    clip = np.maximum(np.abs(u - 0.33) - 0.065, np.abs(v - 0.3) - 0.022)
+    canvas.paint(window, _cover(clip - OUTLINE), colours["line"], rows)
+    canvas.paint(window, _cover(clip), colours["accent"], rows)
     window = canvas.window(BOXES["glasses"])
     rows = _rows(accessory, "glasses")
     u, v = canvas.uv(window, rows)
