@@ -22,7 +22,7 @@ from rich.text import Text
 
 from cli.terminal_image import half_blocks
 from cli.ui import console, warn
-from kgan.training.step_metrics import LABELS, METRIC_NAMES
+from kgan.training.step_metrics import LABELS, METRIC_NAMES, STEERED_ONLY, reported
 
 BARS = "▁▂▃▄▅▆▇█"
 GRID_WIDTH = 48  # characters (and pixels) across the sample grid at most: two pixel rows per line
@@ -160,12 +160,17 @@ class TrainingDisplay(keras.callbacks.Callback):
 
     # ---- rendering ------------------------------------------------------------------
 
+    def metric_names(self) -> tuple[str, ...]:
+        """The rows of the losses table: the attribute terms once a steered run reports them."""
+        last = self.history[-1] if self.history else {}
+        return reported(any(key in self.batch_logs or key in last for key in STEERED_ONLY))
+
     def losses_table(self) -> Table:
         table = Table(expand=True, box=None, pad_edge=False)
         for column in ("", "now", "last epoch", "history"):
             table.add_column(column, justify="left" if column in ("", "history") else "right")
         last = self.history[-1] if self.history else {}
-        for key in METRIC_NAMES:
+        for key in self.metric_names():
             now = self.batch_logs.get(key)
             table.add_row(
                 LABELS[key],
@@ -206,13 +211,14 @@ class TrainingDisplay(keras.callbacks.Callback):
         width, height = self.console.size
         warning_lines = min(len(self.warnings) or 1, 2 if height < 30 else 4)
         left = Layout(name="left")
-        losses = Layout(Panel(self.losses_table(), title="losses"), size=len(METRIC_NAMES) + 3)
+        rows = len(self.metric_names())
+        losses = Layout(Panel(self.losses_table(), title="losses"), size=rows + 3)
         warnings_panel = Layout(Panel(warnings, title="warnings"), size=warning_lines + 2)
         if self.fid_off:  # one line saying why, instead of a panel waiting for nothing
             off = Text(f" validation FID off: {self.fid_off}", style="dim")
             left.split_column(losses, Layout(off, name="fid", size=1), warnings_panel, Layout(Text(" ")))
         else:
-            fid = self.fid_panel(height - 3 - (len(METRIC_NAMES) + 3) - (warning_lines + 2) - 2)
+            fid = self.fid_panel(height - 3 - (rows + 3) - (warning_lines + 2) - 2)
             left.split_column(losses, Layout(fid, name="fid"), warnings_panel)
         grid_width = min(GRID_WIDTH, 2 * (height - 5), width - 4 - MIN_LEFT_WIDTH) // 2 * 2
         if grid_width < 24:  # narrower, an 8×8 grid of faces is a blur

@@ -106,6 +106,37 @@ def test_the_ac_gan_head_scores_each_attribute_by_cross_entropy(conditions):
     assert gan.aux_weight == 10.0 and build_gan(tiny_config(), None).aux_weight == 0.0  # unconditional: none
 
 
+def test_a_steered_step_reports_the_adversarial_losses_and_the_attribute_terms_apart(conditions):
+    """d_loss and g_loss read as an unconditional run's: the adversarial losses, computed here
+    from the same weights; the AC-GAN cross-entropies, unweighted, are d_attributes and
+    g_attributes."""
+    config = tiny_config()
+    gan = build_gan(config, conditions=conditions)
+    rng = np.random.default_rng(0)
+    data = {
+        "real": tf.constant(rng.uniform(-1, 1, (8, 32, 32, 3)), tf.float32),
+        "z": tf.constant(rng.standard_normal((8, config.z_dim)), tf.float32),
+        "alpha": tf.constant(rng.uniform(0, 1, (8, 1, 1, 1)), tf.float32),
+        "labels": tf.constant(conditions.draw(8, rng)),
+    }
+    real, z, codes = data["real"], data["z"], data["labels"]
+    g_before = gan.generator.get_weights()
+    fake = gan.generator([z, codes], training=True)
+    real_logits, real_guesses = gan.discriminator([real, codes], training=True)
+    fake_logits, _ = gan.discriminator([fake, codes], training=True)
+    d_loss = float(gan.discriminator_loss(real_logits, fake_logits))
+    d_attributes = float(gan.attribute_loss(real_guesses, codes))
+    reported = {name: float(value) for name, value in gan.train_step(data).items()}
+    assert reported["d_loss"] == pytest.approx(d_loss, rel=1e-5)
+    assert reported["d_attributes"] == pytest.approx(d_attributes, rel=1e-5)
+    gan.generator.set_weights(g_before)  # G's update scored its fakes with the updated D
+    fake_logits, fake_guesses = gan.discriminator([gan.generator([z, codes], training=True), codes], training=True)
+    assert reported["g_loss"] == pytest.approx(float(gan.generator_loss(fake_logits)), rel=1e-5)
+    assert reported["g_attributes"] == pytest.approx(float(gan.attribute_loss(fake_guesses, codes)), rel=1e-5)
+    plain = build_gan(config, None).train_step({key: value for key, value in data.items() if key != "labels"})
+    assert set(plain) == {"d_loss", "g_loss", "penalty", "d_real", "d_fake"}  # an unsteered run reports as before
+
+
 def test_the_pipeline_pairs_each_real_image_with_its_own_labels():
     count = 40
     images = np.repeat(np.arange(count, dtype=np.uint8)[:, None, None, None], 32, axis=1)

@@ -119,6 +119,26 @@ def test_workers_need_no_shared_filesystem(tmp_path, small_dataset):
 
 
 @pytest.mark.slow
+def test_a_steered_run_trains_on_workers_that_share_no_filesystem(tmp_path, small_dataset):
+    """The other worker has no run folder to read the attributes from: the chief sends them,
+    so every worker builds the same steered models and trains the same labelled batches."""
+    processes = start_workers(
+        tmp_path,
+        small_dataset,
+        epochs=2,
+        timeout=60,
+        run_dirs=("chief-run", "elsewhere"),
+        KGAN_TEST_CONDITION="hair_colour,background",
+    )
+    finish(processes, 0, "finished 6")
+    assert_same_weights(tmp_path)
+    assert not (tmp_path / "elsewhere").exists()
+    run = RunFolder(tmp_path / "chief-run")
+    assert run.conditions().attributes == ("hair_colour", "background")
+    assert all("g_attributes" in row for row in run.metrics())
+
+
+@pytest.mark.slow
 def test_a_dead_worker_stops_the_other_with_a_clear_error(tmp_path, small_dataset):
     processes = start_workers(tmp_path, small_dataset, epochs=5000, timeout=10)
     try:

@@ -22,6 +22,8 @@ is made for the attributes c of the real batch x it is paired with, D(x, c), D(x
 the penalty's D(x̂, c) keep those same c (`conditional.py` has how they enter the models).
 With an AC-GAN head (`aux_weight` w > 0), D also guesses each attribute, p_a(· | x):
     L_D += w · E[Σ_a −log p_a(c_a | x)]        L_G += w · E[Σ_a −log p_a(c_a | x̃)]
+reported apart (`d_attributes`, `g_attributes`, without w): `d_loss` and `g_loss` stay the
+adversarial losses above, comparable with an unconditional run's.
 
 Every random draw (z, α, the real batch) comes from the input pipeline, so this step is
 a pure function of the batch and the model state. Losses are averaged over the *global*
@@ -37,7 +39,7 @@ from kgan.config import TrainConfig, diff_augmentations
 from kgan.data.attributes import Conditions
 from kgan.training import augment
 from kgan.training.models import build_discriminator, build_generator
-from kgan.training.step_metrics import METRIC_NAMES
+from kgan.training.step_metrics import reported
 
 
 class GAN(keras.Model):
@@ -71,7 +73,7 @@ class GAN(keras.Model):
         self.n_critic = int(n_critic)
         self.ema_decay = float(ema_decay)
         self.augment = tuple(augment)  # DiffAugment's transforms, applied to every image D sees
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in reported(self.aux_weight > 0)}
 
     @staticmethod
     def from_config_values(config: TrainConfig, conditions: Conditions | None = None) -> GAN:
@@ -193,25 +195,29 @@ class GAN(keras.Model):
     ) -> tuple[tf.Tensor, ...]:
         """One D step on a real batch and a (gradient-stopped) fake batch; the penalty's
         interpolates lie between the two as D sees them. A conditional pair's fakes were made
-        for the real images' attributes `codes`, and D judges both with them."""
+        for the real images' attributes `codes`, and D judges both with them. Returns the
+        adversarial loss (with the penalty), the penalty, D(x), D(G(z)), the attribute term."""
         real = self._seen_by_d(real, draws, 0)
         fake = self._seen_by_d(tf.stop_gradient(fake), draws, 1)
         with tf.GradientTape() as tape:
             real_logits, real_guesses = self._judged(real, codes)
             fake_logits = self._d(fake, codes)
-            d_loss = self.discriminator_loss(real_logits, fake_logits)
+            adversarial = d_loss = self.discriminator_loss(real_logits, fake_logits)
+            attributes = tf.constant(0.0)
             if real_guesses is not None:  # D learns the attributes from the real images only
-                d_loss = d_loss + self.aux_weight * self.attribute_loss(real_guesses, codes)
+                attributes = self.attribute_loss(real_guesses, codes)
+                d_loss = d_loss + self.aux_weight * attributes
             penalty = tf.constant(0.0)
             if self.gp_weight > 0:
                 penalty = self.gradient_penalty(real, fake, alpha, codes)
                 d_loss = d_loss + self.gp_weight * penalty
+                adversarial = adversarial + self.gp_weight * penalty
             scaled = self._scaled(self.d_optimizer, d_loss)
         grads = tape.gradient(scaled, self.discriminator.trainable_variables)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
         d_real = self._mean(self.d_output(real_logits)[:, 0])
         d_fake = self._mean(self.d_output(fake_logits)[:, 0])
-        return d_loss, penalty, d_real, d_fake
+        return adversarial, penalty, d_real, d_fake, attributes
 
     @staticmethod
     def _scaled(optimizer, loss: tf.Tensor) -> tf.Tensor:
@@ -251,19 +257,22 @@ class GAN(keras.Model):
         last = self.n_critic - 1
         with tf.GradientTape() as tape:
             fake = self._g(part("z", last), codes(last))
-            d_loss, penalty, d_real, d_fake = self._critic_update(
+            d_loss, penalty, d_real, d_fake, d_attributes = self._critic_update(
                 part("real", last), fake, part("alpha", last), draws(last), codes(last)
             )
             fake_logits, fake_guesses = self._judged(self._seen_by_d(fake, draws(last), 2), codes(last))
-            g_loss = self.generator_loss(fake_logits)
+            g_loss = objective = self.generator_loss(fake_logits)
             if fake_guesses is not None:  # and G makes images in which it reads the asked ones
-                g_loss = g_loss + self.aux_weight * self.attribute_loss(fake_guesses, codes(last))
-            scaled = self._scaled(self.g_optimizer, g_loss)
+                g_attributes = self.attribute_loss(fake_guesses, codes(last))
+                objective = g_loss + self.aux_weight * g_attributes
+            scaled = self._scaled(self.g_optimizer, objective)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
         if self.ema_generator is not None:
             self._update_ema()
         values = {"d_loss": d_loss, "g_loss": g_loss, "penalty": penalty, "d_real": d_real, "d_fake": d_fake}
+        if fake_guesses is not None:
+            values.update(d_attributes=d_attributes, g_attributes=g_attributes)
         # Each replica holds its share of a global mean; the trackers sum over replicas.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         for name, value in values.items():

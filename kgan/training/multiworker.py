@@ -7,7 +7,7 @@ batches from (seed, step) and keeps its own slice, so the draws are those of a s
 device. The rest is the `TrainingSession` that the `fit` driver uses.
 
 The workers agree through the strategy's collectives alone (`cluster.Cluster`): the chief
-opens the run and sends its config, dataset reference and best record; its restored
+opens the run and sends its config, dataset reference, steering attributes and best record; its restored
 weights and optimizer state are broadcast; validation FID is computed by all workers
 together; a stop signal (Ctrl-C, SIGTERM, SIGHUP) on any worker stops all after the same
 step. Only the chief writes the run folder (and holds its lock), so the others need no
@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from kgan import runs
 from kgan.config import TrainConfig
+from kgan.data.attributes import Conditions
 from kgan.runs.folder import RunFolder
 from kgan.training import checkpoint
 from kgan.training.cluster import Cluster, cluster_role
@@ -49,12 +50,13 @@ def _open_session(run_dir: Path, epochs: int | None, cluster: Cluster) -> tuple[
             "config": runs.config_on_resume(run_dir, epochs).to_dict(),
             "dataset": RunFolder(Path(run_dir)).dataset_record(),
             "best": checkpoint.best(run_dir),
+            "conditions": conditions.to_dict() if (conditions := RunFolder(Path(run_dir)).conditions()) else None,
         }
     record = cluster.chief_record(record if cluster.chief else None)
     config = TrainConfig.from_dict(record["config"]).validate()
-    session = TrainingSession(
-        run_dir, config, runs.dataset_of(record["dataset"]), cluster.strategy, writes=cluster.chief
-    )
+    conditions = Conditions.from_dict(record["conditions"]) if record["conditions"] else None
+    dataset = runs.dataset_of(record["dataset"])
+    session = TrainingSession(run_dir, config, dataset, cluster.strategy, writes=cluster.chief, conditions=conditions)
     if cluster.chief:
         session.restore()
     gan = session.gan

@@ -92,7 +92,10 @@ class TrainingSession:
         strategy: tf.distribute.Strategy,
         *,
         writes: bool = True,
+        conditions: Conditions | None = None,
     ):
+        """`conditions`: a steered run's attributes where its folder is not at hand (a worker
+        other than the chief); else read from the run folder."""
         self.run_dir, self.config, self.dataset, self.writes = Path(run_dir), config, dataset, writes
         replicas = strategy.num_replicas_in_sync
         if config.batch_size % replicas:
@@ -105,7 +108,7 @@ class TrainingSession:
             warnings.warn(cpu.bfloat16_emulated_warning(), KganWarning, stacklevel=2)
         keras.utils.set_random_seed(config.seed)
         runtime.configure(deterministic=config.deterministic)
-        self.conditions = RunFolder(run_dir).conditions()
+        self.conditions = conditions or RunFolder(run_dir).conditions()
         keep, self.labels = None, None  # a conditional run trains on the images labelled for it
         if self.conditions:
             keep, self.labels = training_labels(dataset, self.conditions)
