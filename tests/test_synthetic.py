@@ -257,3 +257,4 @@ def test_default_avatars_drawn_by_an_older_drawing_are_not_used(tmp_path, monkey
     current = default.resolve_dataset("synthetic")
     assert current.folder != older.folder and (older.folder / "older").is_file()
     assert current.manifest["count"] == 20
+    assert current.manifest["synthetic"]["generator_version"] == synthetic.GENERATOR_VERSION  # which drawing made them

@@ -689,7 +689,7 @@ def write_synthetic(
             seed=seed,
             val=val,
             test=test,
-            extra={"synthetic": {"seed": seed, "count": count}},
+            extra={"synthetic": {"seed": seed, "count": count, "generator_version": GENERATOR_VERSION}},
         )
         with open(tmp / "attributes.csv", "w", newline="") as handle:
             table = csv.writer(handle)
