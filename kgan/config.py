@@ -106,7 +106,7 @@ class TrainConfig:
         "(needs labelled data; empty: unconditional).",
     )
     aux_weight: float = param(
-        10.0,
+        3.0,
         "A conditional run's AC-GAN head on D: weight of the attribute loss D and G get from it "
         "(0: the projection alone).",
         min=0,

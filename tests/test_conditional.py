@@ -103,7 +103,7 @@ def test_the_ac_gan_head_scores_each_attribute_by_cross_entropy(conditions):
     loss = float(gan.attribute_loss(tf.constant(guesses), codes))
     uniform = np.log(conditions.sizes).sum()  # the second image: no preference, −log(1/values) each
     assert loss == pytest.approx(uniform / 2, rel=1e-5)
-    assert gan.aux_weight == 10.0 and build_gan(tiny_config(), None).aux_weight == 0.0  # unconditional: none
+    assert gan.aux_weight == 3.0 and build_gan(tiny_config(), None).aux_weight == 0.0  # unconditional: none
 
 
 def test_a_steered_step_reports_the_adversarial_losses_and_the_attribute_terms_apart(conditions):
