@@ -242,10 +242,16 @@ def bench_steering(
         print(json.dumps({"run": str(target), "checkpoint": chosen, **result.to_dict()}))
         return
     rows = [
-        (name, f"{share:.1%}", f"{result.chance[name]:.1%}", f"{result.leakage.get(name, 0.0):.1%}")
+        (
+            name,
+            f"{share:.1%}",
+            f"{result.chance[name]:.1%}",
+            _weakest_value(result.weakest(name)),
+            f"{result.leakage.get(name, 0.0):.1%}",
+        )
         for name, share in result.accuracy.items()
     ]
-    columns = ("attribute", "read as asked", "chance", "others moved when it changes")
+    columns = ("attribute", "read as asked", "chance", "weakest value (→ read as)", "others moved when it changes")
     console.print(_figures_table(f"kgan bench steering — {target.name}, {samples} images", columns, rows))
     worst, steered = result.worst_leakage, result.steered()
     if worst["changed"]:
@@ -255,6 +261,13 @@ def bench_steering(
             f"among those read back ≥ {steered['floor']:.0%} ({', '.join(steered['attributes'])}): changing one "
             f"moves another in {steered['leakage']:.1%} of images"
         )
+
+
+def _weakest_value(weakest: tuple[str, float, str] | None) -> str:
+    if weakest is None:
+        return "—"
+    value, share, instead = weakest
+    return f"{value} {share:.0%}" + (f" → {instead}" if instead else "")
 
 
 def _memory_row(variant: str, row: dict) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from helpers import assert_one_line_error, final_weights, kgan, tiny_config
 from PIL import Image
 
 from kgan import runs
+from kgan.data import synthetic
 from kgan.data.attributes import Conditions
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import training_dataset
@@ -305,6 +306,25 @@ def test_steering_is_measured_against_chance(conditional_run, tmp_path):
         assert result["leakage"][changed] == pytest.approx(sum(others.values()) / len(others))
     steered = result["steered"]
     assert steered["attributes"] == [name for name, share in result["accuracy"].items() if share >= 0.8]
+    for name, shares in result["by_value"].items():  # per value asked
+        assert set(shares) <= set(synthetic.attribute_vocabulary()[name])
+        assert set(result["misread_as"][name]) == set(shares)
+    done = kgan("bench", "steering", "--run-dir", str(conditional_run), "--samples", "60", cwd=tmp_path)
+    assert done.returncode == 0 and "weakest value" in done.stdout, done.stdout + done.stderr
+
+
+def test_per_value_accuracy_names_what_a_value_is_read_as_instead():
+    from kgan.metrics.steering import SteeringResult, per_value
+
+    conditions = Conditions(("mouth",), {"mouth": ("smile", "open", "flat")}, {"mouth": (0.4, 0.3, 0.3)})
+    asked = np.array([[0], [0], [0], [0], [1], [1], [2], [2], [2], [2]])
+    read = {"mouth": np.array([0, 0, 0, 2, 1, 1, 1, 1, 2, 0])}  # flat read as open twice, as smile once
+    shares, misread = per_value(asked, read, conditions)
+    assert shares == {"mouth": {"smile": 0.75, "open": 1.0, "flat": 0.25}}
+    assert misread == {"mouth": {"smile": "flat", "open": "", "flat": "open"}}
+    result = SteeringResult(10, {"mouth": 0.6}, {"mouth": 1 / 3}, {}, {}, {}, shares, misread)
+    assert result.weakest("mouth") == ("flat", 0.25, "open")
+    assert result.weakest("blush") is None
 
 
 def test_leakage_among_steered_attributes_averages_their_pairs_only():

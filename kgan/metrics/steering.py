@@ -35,6 +35,9 @@ class SteeringResult:
     leakage: dict[str, float]  # changed attribute → mean share of other attributes' readouts that changed
     worst_leakage: dict[str, Any]  # the largest single (changed, other) share
     moved: dict[str, dict[str, float]]  # changed attribute → other attribute → share of its readouts that changed
+    by_value: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)  # attribute → value → read as asked
+    # attribute → value → the value read most often in its place
+    misread_as: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "steered": self.steered()}
@@ -45,6 +48,15 @@ class SteeringResult:
         names = [name for name, share in self.accuracy.items() if share >= floor]
         pairs = [self.moved[a][b] for a in names for b in names if a != b and a in self.moved]
         return {"floor": floor, "attributes": names, "leakage": float(np.mean(pairs)) if pairs else None}
+
+    def weakest(self, attribute: str) -> tuple[str, float, str] | None:
+        """(value, its share read as asked, what it is read as most often instead): where an
+        attribute's accuracy is lost."""
+        shares = self.by_value.get(attribute)
+        if not shares:
+            return None
+        value = min(shares, key=shares.get)
+        return value, shares[value], self.misread_as[attribute].get(value, "")
 
 
 def check_readable(conditions: Conditions) -> None:
@@ -76,18 +88,52 @@ def _made(generator, z: np.ndarray, codes: np.ndarray, batch_size: int = 100) ->
     return np.concatenate(parts)
 
 
-def accuracy(
-    generator, conditions: Conditions, classifier, z_dim: int, count: int = 2000, seed: int = 0
-) -> tuple[dict[str, float], dict[str, float]]:
-    """(per attribute: share read back as asked, its chance level) over `count` images."""
+def _asked_and_read(
+    generator, conditions: Conditions, classifier, z_dim: int, count: int, seed: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """`count` images asked for attributes drawn uniformly: (the value indices asked, one column per
+    attribute; the classifier's readings)."""
     check_readable(conditions)
     rng = np.random.default_rng([seed, STEERING_STREAM])
     codes = np.stack([rng.integers(len(conditions.vocabulary[name]), size=count) for name in conditions.attributes], 1)
     z = fixed_noise(seed, count, z_dim, stream=STEERING_STREAM)
-    read = read_attributes(classifier, _made(generator, z, codes.astype(np.int32)))
+    return codes, read_attributes(classifier, _made(generator, z, codes.astype(np.int32)))
+
+
+def accuracy(
+    generator, conditions: Conditions, classifier, z_dim: int, count: int = 2000, seed: int = 0
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(per attribute: share read back as asked, its chance level) over `count` images."""
+    codes, read = _asked_and_read(generator, conditions, classifier, z_dim, count, seed)
+    return _shares(codes, read, conditions)
+
+
+def _shares(
+    codes: np.ndarray, read: dict[str, np.ndarray], conditions: Conditions
+) -> tuple[dict[str, float], dict[str, float]]:
     shares = {name: float((read[name] == codes[:, i]).mean()) for i, name in enumerate(conditions.attributes)}
     chance = {name: 1.0 / len(conditions.vocabulary[name]) for name in conditions.attributes}
     return shares, chance
+
+
+def per_value(
+    codes: np.ndarray, read: dict[str, np.ndarray], conditions: Conditions
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, str]]]:
+    """Per attribute and value asked: the share read as asked, and the value read most often in its
+    place ("" when never misread, or never asked)."""
+    shares: dict[str, dict[str, float]] = {}
+    misread: dict[str, dict[str, str]] = {}
+    for i, name in enumerate(conditions.attributes):
+        values = conditions.vocabulary[name]
+        shares[name], misread[name] = {}, {}
+        for index, value in enumerate(values):
+            got = read[name][codes[:, i] == index]
+            if not len(got):
+                continue
+            shares[name][value] = float((got == index).mean())
+            wrong = np.bincount(got[got != index], minlength=len(values))
+            misread[name][value] = values[int(wrong.argmax())] if wrong.any() else ""
+    return shares, misread
 
 
 def leakage(
@@ -121,10 +167,13 @@ def leakage(
 def measure(
     generator, conditions: Conditions, classifier, z_dim: int, count: int = 2000, seed: int = 0
 ) -> SteeringResult:
-    """Accuracy over `count` images and leakage over a quarter as many pairs per attribute."""
-    shares, chance = accuracy(generator, conditions, classifier, z_dim, count, seed)
+    """Accuracy over `count` images (per attribute and per value asked) and leakage over a quarter
+    as many pairs per attribute."""
+    codes, read = _asked_and_read(generator, conditions, classifier, z_dim, count, seed)
+    shares, chance = _shares(codes, read, conditions)
+    by_value, misread_as = per_value(codes, read, conditions)
     means, worst, moved = leakage(generator, conditions, classifier, z_dim, max(count // 4, 1), seed)
-    return SteeringResult(count, shares, chance, means, worst, moved)
+    return SteeringResult(count, shares, chance, means, worst, moved, by_value, misread_as)
 
 
 def measure_run(run_dir, count: int = 2000, checkpoint_choice: str = "best") -> tuple[SteeringResult, dict[str, Any]]:
