@@ -5,8 +5,15 @@ Plain helpers live in helpers.py."""
 from __future__ import annotations
 
 import os
+import signal
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The tests stop kgan with Ctrl-C as a terminal sends it. A shell that starts pytest in the
+# background (`pytest &` in a script) has it ignore SIGINT, and processes inherit that: give
+# the processes the tests start the terminal's default back, or Ctrl-C would never reach them.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from collections.abc import Iterator
 from pathlib import Path
