@@ -241,3 +241,41 @@ def test_a_run_out_of_time_continues_with_a_larger_budget(tmp_path, small_datase
 def test_time_budget_is_refused_under_multiworker():
     with pytest.raises(KganError, match="--time-budget needs one process"):
         tiny_config(time_budget=5, strategy="multiworker")
+
+
+def test_the_moving_average_samples_with_batchnorm_statistics_of_its_own(tmp_path, small_dataset):
+    """--ema averages G's weights; BatchNorm's statistics must be those of the averaged weights,
+    or its images in inference mode are not the images its batches normalise to."""
+    from kgan.sampling import fixed_noise
+
+    config = tiny_config(epochs=2, steps_per_epoch=20, ema=0.95, g_width=8)
+    run = create_run(config, PreparedDataset(small_dataset), tmp_path / "run")
+    train(run)
+    average = checkpoint.load_generator(checkpoint.latest(run), config)
+    z = fixed_noise(11, 1024, config.z_dim)  # other noise than the statistics were measured on
+    stored = np.asarray(average(z, training=False))
+    normalised_by_the_batch = np.asarray(average(z, training=True))
+    assert np.abs(stored - normalised_by_the_batch).mean() < 0.01  # 0.04 with G's statistics copied
+
+
+def test_a_moving_average_saved_with_g_s_statistics_is_measured_again_on_loading(tmp_path, small_dataset):
+    from kgan.sampling import fixed_noise
+    from kgan.training.models import build_generator
+    from kgan.training.standing_statistics import batch_norms
+
+    config = tiny_config(epochs=1, steps_per_epoch=20, ema=0.95, g_width=8)
+    run = create_run(config, PreparedDataset(small_dataset), tmp_path / "run")
+    train(run)
+    saved = checkpoint.latest(run)
+    z = fixed_noise(11, 64, config.z_dim)
+    expected = np.asarray(checkpoint.load_generator(saved, config)(z, training=False))
+    older = build_generator(config)  # as checkpoints were written before: the average's weights, G's statistics
+    older.load_weights(saved / "ema_generator.weights.h5")
+    trained = build_generator(config)
+    trained.load_weights(saved / "generator.weights.h5")
+    for mine, g_s in zip(batch_norms(older), batch_norms(trained)):
+        mine.moving_mean.assign(g_s.moving_mean)
+        mine.moving_variance.assign(g_s.moving_variance)
+    older.save_weights(saved / "ema_generator.weights.h5")
+    assert not np.allclose(np.asarray(older(z, training=False)), expected, atol=1e-3)
+    np.testing.assert_array_equal(np.asarray(checkpoint.load_generator(saved, config)(z, training=False)), expected)

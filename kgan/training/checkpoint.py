@@ -42,6 +42,7 @@ def save(run_dir: Path, gan, state: dict[str, Any], keep: int = 2, protect: tupl
         gan.generator.save_weights(tmp / "generator.weights.h5")
         gan.discriminator.save_weights(tmp / "discriminator.weights.h5")
         if gan.ema_generator is not None:
+            gan.settle_ema()  # its BatchNorm statistics, measured for its own weights
             gan.ema_generator.save_weights(tmp / "ema_generator.weights.h5")
         arrays = {f"g/{i}": np.asarray(v) for i, v in enumerate(gan.g_optimizer.variables)}
         arrays.update({f"d/{i}": np.asarray(v) for i, v in enumerate(gan.d_optimizer.variables)})
@@ -260,4 +261,8 @@ def load_generator(path: Path, config, conditions=None) -> Any:
         generator.load_weights(ema_file if ema_file.exists() else path / "generator.weights.h5")
     except (OSError, ValueError) as error:
         raise KganError(f"cannot load the generator from {path} ({error})") from None
+    if ema_file.exists():  # measured again: checkpoints written before kgan measured them hold G's
+        from kgan.training import standing_statistics
+
+        standing_statistics.measure(generator, config.z_dim, config.seed, conditions)
     return generator

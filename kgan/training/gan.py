@@ -37,7 +37,7 @@ import tensorflow as tf
 
 from kgan.config import TrainConfig, diff_augmentations
 from kgan.data.attributes import Conditions
-from kgan.training import augment
+from kgan.training import augment, standing_statistics
 from kgan.training.models import build_discriminator, build_generator
 from kgan.training.step_metrics import reported
 
@@ -61,9 +61,13 @@ class GAN(keras.Model):
         augment: tuple[str, ...] = (),
         conditions: Conditions | None = None,
         aux_weight: float = 0.0,
+        z_dim: int = 100,
+        seed: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.z_dim, self.seed = int(z_dim), int(seed)  # the noise the moving average's statistics are measured on
+        self._settled_at: int | None = None  # the step at which they were last measured
         self.conditions = conditions  # a conditional pair: G and D also take the attributes' codes
         self.aux_weight = float(aux_weight) if conditions is not None else 0.0  # AC-GAN: D also guesses them
         self.generator = generator
@@ -95,6 +99,8 @@ class GAN(keras.Model):
             augment=diff_augmentations(config.augment),
             conditions=conditions,
             aux_weight=config.aux_weight,
+            z_dim=config.z_dim,
+            seed=config.seed,
         )
 
     def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer, **kwargs):
@@ -225,13 +231,20 @@ class GAN(keras.Model):
         return optimizer.scale_loss(loss) if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else loss
 
     def _update_ema(self) -> None:
-        """θ_ema ← d·θ_ema + (1 − d)·θ for weights; BatchNorm statistics are copied."""
+        """θ_ema ← d·θ_ema + (1 − d)·θ for weights; BatchNorm statistics are left to `settle_ema`."""
         decay = self.ema_decay
         for ema_var, var in zip(self.ema_generator.weights, self.generator.weights):
             if var.trainable:
                 ema_var.assign(decay * ema_var + (1.0 - decay) * var)
-            else:
-                ema_var.assign(var)
+
+    def settle_ema(self) -> None:
+        """Before the moving average makes images or is saved: measure its BatchNorm statistics
+        on its own activations (G's describe G's weights, not the average's); once per step."""
+        step = int(self.g_optimizer.iterations.numpy()) if getattr(self, "g_optimizer", None) is not None else -1
+        if self.ema_generator is None or step == self._settled_at:
+            return
+        standing_statistics.measure(self.ema_generator, self.z_dim, self.seed, self.conditions)
+        self._settled_at = step
 
     def train_step(self, data: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """n_critic D updates, each on a fresh real batch, then one G update.

@@ -130,6 +130,7 @@ class RunRecorder(keras.callbacks.Callback):
             return
         step = self._step()
         row = self._figures(epoch + 1, step, logs or {})
+        self.model.settle_ema()  # the grid, the scores and the checkpoint see the same average
         evaluate_now = self.validator is not None and (epoch + 1) % self.config.fid_every == 0
         if evaluate_now:
             row.update(self._validate())
