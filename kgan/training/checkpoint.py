@@ -25,6 +25,7 @@ from kgan.files import atomic_directory, file_sha256, write_text_atomic
 from kgan.runs.folder import RunFolder
 
 PREFIX = "step-"
+OWN_STATISTICS = "own"  # state.json's ema_statistics: the average's BatchNorm statistics were measured for it
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
@@ -44,6 +45,7 @@ def save(run_dir: Path, gan, state: dict[str, Any], keep: int = 2, protect: tupl
         if gan.ema_generator is not None:
             gan.settle_ema()  # its BatchNorm statistics, measured for its own weights
             gan.ema_generator.save_weights(tmp / "ema_generator.weights.h5")
+            state = {**state, "ema_statistics": OWN_STATISTICS}
         arrays = {f"g/{i}": np.asarray(v) for i, v in enumerate(gan.g_optimizer.variables)}
         arrays.update({f"d/{i}": np.asarray(v) for i, v in enumerate(gan.d_optimizer.variables)})
         np.savez(tmp / "optimizers.npz", **arrays)
@@ -261,8 +263,16 @@ def load_generator(path: Path, config, conditions=None) -> Any:
         generator.load_weights(ema_file if ema_file.exists() else path / "generator.weights.h5")
     except (OSError, ValueError) as error:
         raise KganError(f"cannot load the generator from {path} ({error})") from None
-    if ema_file.exists():  # measured again: checkpoints written before kgan measured them hold G's
+    if ema_file.exists() and not _own_statistics(path):  # written before kgan measured them: G's
         from kgan.training import standing_statistics
 
         standing_statistics.measure(generator, config.z_dim, config.seed, conditions)
     return generator
+
+
+def _own_statistics(path: Path) -> bool:
+    """Whether a checkpoint's moving average was saved with BatchNorm statistics of its own."""
+    try:
+        return json.loads((path / "state.json").read_text()).get("ema_statistics") == OWN_STATISTICS
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return False
