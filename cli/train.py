@@ -146,7 +146,7 @@ def _run(target: Path, epochs: int | None, time_budget: float | None, quiet: boo
 
     display = TrainingDisplay(interactive(quiet), run_name=target.name)
     try:
-        result = train_run(target, epochs=epochs, time_budget=time_budget, callbacks=[display], warn=warn)
+        result = train_run(target, epochs=epochs, time_budget=time_budget, callbacks=[display], warn=display.warn)
     finally:
         display.close()
     _report(result, target)
@@ -205,7 +205,9 @@ def _train_as_worker(
             _new_run(flags, config, preset, run_dir, quiet)
     display = TrainingDisplay(interactive(quiet), run_name=run_dir.name)
     try:
-        result = train_multiworker(run_dir, epochs=flags["epochs"], callbacks=[display], timeout=timeout, warn=warn)
+        result = train_multiworker(
+            run_dir, epochs=flags["epochs"], callbacks=[display], timeout=timeout, warn=display.warn
+        )
     finally:
         display.close()
     _report(result, run_dir)

@@ -61,7 +61,8 @@ class TrainingDisplay(keras.callbacks.Callback):
         self.batch_logs: dict[str, float] = {}
         self.grid: np.ndarray | None = None
         self.best: dict | None = None
-        self.warnings: list[str] = []
+        self.warnings: list[str] = []  # the run's, from its records
+        self.notices: list[str] = []  # the library's while it trains (a stop signal noted, say)
         self.progress: Progress | None = None
         self.live: Live | None = None
         self._epoch_start = time.perf_counter()
@@ -101,6 +102,15 @@ class TrainingDisplay(keras.callbacks.Callback):
         if not self.live_mode:
             for message in new:
                 warn(message)
+
+    def warn(self, message: str) -> None:
+        """A warning from the library while training: in the dashboard's warnings panel when
+        live (a line on stderr would be drawn over), else a line on stderr. Shown at the next
+        redraw, not drawn here: this may run in a signal handler, in the middle of a redraw."""
+        if self.live is None:
+            warn(message)
+        else:
+            self.notices.append(message)
 
     # ---- keras callbacks ------------------------------------------------------------
 
@@ -204,12 +214,11 @@ class TrainingDisplay(keras.callbacks.Callback):
         layout.split_column(
             Layout(Group(header, self.progress) if self.progress else header, size=3), Layout(name="body")
         )
-        warnings = Text(
-            "\n".join(f"⚠ {w}" for w in self.warnings) or "no warnings", style="yellow" if self.warnings else "dim"
-        )
+        shown = self.notices + self.warnings
+        warnings = Text("\n".join(f"⚠ {w}" for w in shown) or "no warnings", style="yellow" if shown else "dim")
         # Fit the terminal: the grid shrinks with the height and goes when the losses need the width.
         width, height = self.console.size
-        warning_lines = min(len(self.warnings) or 1, 2 if height < 30 else 4)
+        warning_lines = min(len(shown) or 1, 2 if height < 30 else 4)
         left = Layout(name="left")
         rows = len(self.metric_names())
         losses = Layout(Panel(self.losses_table(), title="losses"), size=rows + 3)

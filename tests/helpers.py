@@ -71,7 +71,8 @@ def cli_commands() -> dict[tuple[str, ...], object]:
 
 def python_env(**extra: str) -> dict[str, str]:
     """The environment of a child Python that imports this checkout."""
-    return {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
+    # PYTHONFAULTHANDLER: a child that crashes in native code shows its Python stack in stderr.
+    return {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONFAULTHANDLER": "1", **extra}
 
 
 def kgan(

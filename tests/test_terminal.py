@@ -20,9 +20,18 @@ TINY = "--batch-size 8 --image-size 32 --g-width 4 --d-width 4 --sample-count 16
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)")
 
 
-def watch_training(tmp_path: Path, width: int, height: int, flags: str, timeout: float = 240) -> list[str]:
+def watch_training(
+    tmp_path: Path,
+    width: int,
+    height: int,
+    flags: str,
+    timeout: float = 240,
+    keys_when: tuple[str, str] | None = None,
+    exit_code: int = 0,
+) -> list[str]:
     """Run `kgan train FLAGS` in a width×height tmux window; every screen that stayed unchanged
-    over two captures in a row (a capture can fall in the middle of a redraw) until it ends."""
+    over two captures in a row (a capture can fall in the middle of a redraw) until it ends.
+    `keys_when` (pattern, keys): type the keys once a screen matches the pattern."""
     socket = f"kgan-test-{os.getpid()}-{width}"
     env = {
         "PYTHONPATH": str(ROOT),
@@ -49,6 +58,9 @@ def watch_training(tmp_path: Path, width: int, height: int, flags: str, timeout:
             screen = subprocess.run([*tmux, "capture-pane", "-p"], capture_output=True, text=True).stdout
             if screen == previous and (not screens or screen != screens[-1]):
                 screens.append(screen)
+            if keys_when and re.search(keys_when[0], screen):
+                subprocess.run([*tmux, "send-keys", keys_when[1]], check=True)
+                keys_when = None
             previous = screen
             if "KGAN-EXIT=" in screen:
                 break
@@ -57,7 +69,7 @@ def watch_training(tmp_path: Path, width: int, height: int, flags: str, timeout:
             pytest.fail("the training in tmux did not end in time:\n" + previous)
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
-    assert "KGAN-EXIT=0" in previous, previous
+    assert f"KGAN-EXIT={exit_code}" in previous, previous
     return screens
 
 
@@ -105,3 +117,13 @@ def test_dashboard_in_a_real_terminal_with_validation_fid(tmp_path, small_datase
     assert "waiting for the first validation FID" in screens[0]
     scored = [s for s in screens if len(re.findall(r"epoch +\d+ +\d+\.\d{3}", s)) >= 2]  # one line per epoch
     assert scored and all("★ best" in s and "patience left" in s for s in scored)
+
+
+def test_ctrl_c_in_the_dashboard_says_what_happens_and_stops_with_a_checkpoint(tmp_path, small_dataset):
+    flags = f"--data {small_dataset} --epochs 50 --steps-per-epoch 120 --fid-every 0 {TINY} --run-dir run"
+    screens = watch_training(tmp_path, 80, 24, flags, keys_when=(r"epochs .* [1-9]/50 ", "C-c"), exit_code=130)
+    noticed = [s for s in screens if "⚠ Ctrl-C: stopping after this step" in s]
+    assert noticed, "the dashboard never showed that Ctrl-C was noted:\n" + screens[-1]
+    said = " ".join(screens[-1].split())  # Rich wraps the closing line at a space
+    assert re.search(r"interrupted \(Ctrl-C\) at step \d+; checkpoint step-\d+ saved", said), screens[-1]
+    assert "Traceback" not in screens[-1]

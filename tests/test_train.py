@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import keras
 import numpy as np
@@ -17,6 +19,7 @@ from kgan.runs import create_run
 from kgan.runs.folder import RunFolder, elapsed_by_epoch, out_of_time
 from kgan.training import checkpoint
 from kgan.training.session import build_gan, train
+from kgan.training.signals import Stopped
 
 
 def weights_of(run_dir):
@@ -78,6 +81,46 @@ def test_ctrl_c_saves_and_resume_mid_epoch_is_exact(tmp_path, small_dataset):
     assert_same_weights(weights_of(straight), weights_of(cut))
     epochs = [row["epoch"] for row in RunFolder(cut).metrics()]
     assert epochs == [1, 2]
+
+
+class SignalBefore(keras.callbacks.Callback):
+    """Sends this process a real stop signal as a given step is about to run."""
+
+    def __init__(self, step, signum):
+        super().__init__()
+        self.step, self.signum = step, signum
+
+    def on_plan(self, plan, config):  # step 0: while the run is being set up, before any step
+        if self.step == 0:
+            os.kill(os.getpid(), self.signum)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if int(self.model.g_optimizer.iterations) == self.step - 1:
+            os.kill(os.getpid(), self.signum)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_lets_the_step_in_progress_finish_then_saves(tmp_path, small_dataset, signum):
+    dataset = PreparedDataset(small_dataset)
+    config = tiny_config(epochs=2, steps_per_epoch=4)
+    straight = create_run(config, dataset, tmp_path / "straight")
+    train(straight)
+
+    cut, said = create_run(config, dataset, tmp_path / "cut"), []
+    result = train(cut, callbacks=[SignalBefore(6, signum)], warn=said.append)
+    assert (result.status, result.step, result.signum) == ("interrupted", 6, signum)
+    assert len(said) == 1 and "stopping after this step" in said[0] and "again quits at once" in said[0]
+    assert checkpoint.latest(cut).name == "step-00000006"
+    assert train(cut).status == "finished"
+    assert_same_weights(weights_of(straight), weights_of(cut))
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are given back
+
+
+def test_a_stop_signal_before_the_first_step_stops_at_once(tmp_path, small_dataset):
+    run_dir, said = create_run(tiny_config(), PreparedDataset(small_dataset), tmp_path / "run"), []
+    with pytest.raises(Stopped):
+        train(run_dir, callbacks=[SignalBefore(0, signal.SIGTERM)], warn=said.append)
+    assert said == [] and checkpoint.latest(run_dir) is None
 
 
 class PoisonAt(keras.callbacks.Callback):

@@ -35,7 +35,7 @@ from kgan.training import augment, checkpoint, distribute, runtime, warm_start
 from kgan.training.gan import GAN, make_optimizers
 from kgan.training.plan import Plan, TrainResult
 from kgan.training.recorder import RunRecorder
-from kgan.training.signals import raising_on_stop, signal_name
+from kgan.training.signals import RaiseWhenStopped, StopFlag, signal_name
 
 Validator = Callable[[keras.Model], float]
 
@@ -320,13 +320,16 @@ def train(
     those of an uninterrupted run (bitwise with op determinism on CPU). `validator` scores
     the sampling generator (lower is better) every `fid_every` epochs; by default it is the
     validation FID with the run's extractor. The run is locked while it trains; Ctrl-C,
-    SIGTERM and SIGHUP save a checkpoint and end it as interrupted.
+    SIGTERM and SIGHUP finish the step in progress, save a checkpoint and end it as interrupted.
     """
-    with RunFolder(run_dir).writer_lock(), raising_on_stop():
-        return _fit(run_dir, epochs, time_budget, callbacks, warn, validator)
+    what = "stopping after this step with a checkpoint"
+    with RunFolder(run_dir).writer_lock(), StopFlag(warn, what, deferring=False) as stop:
+        return _fit(run_dir, epochs, time_budget, callbacks, warn, validator, stop)
 
 
-def _fit(run_dir: Path, epochs: int | None, time_budget: float | None, callbacks, warn, validator) -> TrainResult:
+def _fit(
+    run_dir: Path, epochs: int | None, time_budget: float | None, callbacks, warn, validator, stop: StopFlag
+) -> TrainResult:
     session = TrainingSession.open(run_dir, epochs=epochs, time_budget=time_budget)
     start_step = session.restore()
     plan = session.plan(start_step)
@@ -338,15 +341,17 @@ def _fit(run_dir: Path, epochs: int | None, time_budget: float | None, callbacks
     steps_per_epoch = plan.steps_per_epoch
 
     def fit(first_epoch: int, first_step: int, end_step: int) -> None:
-        session.gan.fit(
-            session.dataset_for(first_step, end_step),
-            epochs=end_step // steps_per_epoch,
-            initial_epoch=first_epoch,
-            steps_per_epoch=min(steps_per_epoch, end_step - first_step),
-            verbose=0,
-            shuffle=False,
-            callbacks=everyone,
-        )
+        with stop.deferred():
+            session.gan.fit(
+                session.dataset_for(first_step, end_step),
+                epochs=end_step // steps_per_epoch,
+                initial_epoch=first_epoch,
+                steps_per_epoch=min(steps_per_epoch, end_step - first_step),
+                verbose=0,
+                shuffle=False,
+                callbacks=[*everyone, RaiseWhenStopped(stop)],
+            )
+        stop.raise_if_stopped()  # noted after fit's last check
 
     try:
         first_epoch, offset = divmod(start_step, steps_per_epoch)
