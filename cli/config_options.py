@@ -40,8 +40,13 @@ def shown_default(field: dataclasses.Field) -> str:
     if field.name == "variant":
         return "dcgan"
     if len({repr(value) for value in defaults.values()}) == 1:
-        return _plain(next(iter(defaults.values())))
-    return " · ".join(f"{variant}: {_plain(value)}" for variant, value in defaults.items())
+        shown = _plain(next(iter(defaults.values())))
+    else:
+        shown = " · ".join(f"{variant}: {_plain(value)}" for variant, value in defaults.items())
+    if field.name in kconfig.CONDITIONAL_DEFAULTS:
+        other, value = kconfig.CONDITIONAL_DEFAULTS[field.name]
+        shown += f"; with {option_name(other)}: {_plain(value)}"
+    return shown
 
 
 def _plain(value: Any) -> str:

@@ -62,6 +62,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# Defaults that depend on another value: name → (the other, its default when the other is set).
+# A steered run samples from G's moving average: its average scored far better than G itself
+# (docs/experiments.md, "Steering"), an unsteered one's did not.
+CONDITIONAL_DEFAULTS: dict[str, tuple[str, Any]] = {"ema": ("condition", 0.999)}
+
+
 def param(
     default: Any,
     help: str,
@@ -120,7 +126,9 @@ class TrainConfig:
     batch_size: int = param(128, "Batch size (paper: 128).", min=1)
     epochs: int = param(80, "Epochs to train (paper: at most 80).", min=1)
     steps_per_epoch: int = param(0, "Steps per epoch (0: one pass over the training split).", min=0)
-    ema: float = param(0.0, "Generator EMA decay, e.g. 0.999 (0: off).", min=0, below=1)
+    ema: float = param(
+        0.0, "Decay of the generator's moving average that samples, e.g. 0.999 (0: off, G samples).", min=0, below=1
+    )
     init_from: str = param(
         "", "Start from another run's G and D (its best checkpoint) or an export's G: fine-tuning. Same shapes needed."
     )
@@ -190,7 +198,12 @@ class TrainConfig:
             raise KganError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
         chosen = flags.get("variant") or variant or file_values.get("variant", "dcgan")
         config = cls.for_variant(chosen).with_overrides(**PRESETS[preset])
-        return config.with_overrides(**file_values).with_overrides(**flags).validate()
+        config = config.with_overrides(**file_values).with_overrides(**flags)
+        given = {**PRESETS[preset], **file_values, **flags}
+        for name, (condition, value) in CONDITIONAL_DEFAULTS.items():
+            if name not in given and getattr(config, condition):
+                config = config.with_overrides(**{name: value})
+        return config.validate()
 
     def validate(self) -> TrainConfig:
         """Raise KganError naming the first bad value; return self for chaining."""

@@ -82,3 +82,14 @@ def test_augment_policies_split_into_the_mirror_and_diffaugment():
     assert diff_augmentations("flip,cutout") == ("cutout",) and diff_augmentations("flip") == ()
     with pytest.raises(KganError, match="mirror"):
         augmentations("mirror")
+
+
+def test_a_steered_run_samples_from_the_moving_average_unless_told_otherwise(tmp_path):
+    assert TrainConfig.resolve(flags={"condition": "all"}).ema == 0.999
+    assert TrainConfig.resolve(preset="quick", flags={"condition": "hair_colour"}).ema == 0.999
+    assert TrainConfig.resolve().ema == 0.0  # unsteered: unchanged
+    assert TrainConfig.resolve(flags={"condition": "all", "ema": 0.0}).ema == 0.0
+    assert TrainConfig.resolve(file_values={"condition": "all", "ema": 0.99}).ema == 0.99
+    steered = TrainConfig.resolve(flags={"condition": "all", "ema": 0.0})
+    steered.save(tmp_path / "config.json")  # a run's saved config keeps what it had
+    assert TrainConfig.load(tmp_path / "config.json").ema == 0.0
