@@ -6,6 +6,8 @@ Every error a user can cause prints one line on stderr and exits with code 2.
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import os
 import sys
 import warnings
@@ -118,6 +120,9 @@ def _shell_from_environment() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; user errors become one line on stderr and exit code 2."""
     warnings.showwarning = _show_warning
+    # A crash in native code (TensorFlow, numba) prints the Python stack: what a bug report needs.
+    with contextlib.suppress(OSError, ValueError, RuntimeError, AttributeError):  # a stderr without a file
+        faulthandler.enable()
     command = typer.main.get_command(app)
     _flags_as_flags(command)
     try:

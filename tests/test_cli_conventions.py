@@ -207,3 +207,12 @@ os.wait()
     assert code == 2 and text.strip().splitlines() == [
         "kgan: error: cannot tell which shell this is: set SHELL, e.g. `SHELL=/bin/bash kgan --show-completion`"
     ], text
+
+
+def test_a_crash_in_native_code_prints_where_it_happened(tmp_path):
+    """A segfault in TensorFlow or numba is a bug report: it should carry the Python stack."""
+    crash = "import ctypes; from cli.main import main; main(['--help']); ctypes.string_at(0)"
+    env = {k: v for k, v in python_env().items() if k != "PYTHONFAULTHANDLER"}
+    result = subprocess.run([sys.executable, "-c", crash], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode < 0  # killed by the signal
+    assert "Fatal Python error" in result.stderr and 'File "<string>", line 1' in result.stderr, result.stderr
