@@ -85,7 +85,8 @@ def fitted_table(
 
 
 def _cells(row: dict) -> dict[str, str]:
-    best = f"{row['best_val_fid']:.3f} (ep {row['best_epoch']})" if row["best_val_fid"] is not None else "—"
+    chosen = ", steering" if row.get("best_by") == "steering" else ""
+    best = f"{row['best_val_fid']:.3f} (ep {row['best_epoch']}{chosen})" if row["best_val_fid"] is not None else "—"
     return {
         "run": row["name"],
         "variant": str(row["variant"]),

@@ -30,6 +30,7 @@ OPTIMIZERS = ("adam", "rmsprop")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_MODES = ("auto", "on", "off")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+BEST_BY = ("fid", "steering")  # what makes the best checkpoint (kgan.training.checkpoint.better)
 IMAGE_SIZES = (32, 64, 128)
 DIFF_AUGMENTATIONS = ("color", "translation", "cutout")  # DiffAugment's transforms (kgan.training.augment)
 AUGMENTATIONS = (*DIFF_AUGMENTATIONS, "flip")  # flip: real images mirrored at random (StyleGAN's --mirror)
@@ -140,7 +141,13 @@ class TrainConfig:
     # Validation FID (the paper selects by val FID after every epoch)
     fid_every: int = param(1, "Validation FID every N epochs (0: off).", min=0)
     fid_samples: int = param(2000, "Images per validation FID (paper: 2000).", min=2)
-    patience: int = param(10, "Early stop after N epochs without a better val FID (0: never).", min=0)
+    patience: int = param(10, "Early stop after N epochs without a better checkpoint (0: never).", min=0)
+    best_by: str = param(
+        "fid",
+        "What makes the best checkpoint: fid (the lowest validation FID) or steering (a run steered on the "
+        "avatars' attributes: its worst-read attribute, ties by validation FID).",
+        choices=BEST_BY,
+    )
     time_budget: float = param(
         0.0,
         "Minutes of training (validation included) a run may take: it ends at the last epoch that fits (0: no limit).",
@@ -215,6 +222,11 @@ class TrainConfig:
         if self.time_budget and self.strategy == "multiworker":
             # Each worker's clock differs, and every worker must stop at the same step.
             raise KganError("--time-budget needs one process: use --epochs with --strategy multiworker")
+        if self.best_by == "steering" and not self.condition:
+            raise KganError("--best-by steering reads back the attributes asked for: add --condition, or use fid")
+        if self.best_by == "steering" and not self.fid_every:
+            # Ties (the probe reads 500 images) go to the better FID, and every best record has one.
+            raise KganError("--best-by steering chooses among validated epochs: give --fid-every 1 (or N)")
         if self.loss == "wasserstein" and self.d_norm == "batch" and self.gp_weight > 0:
             raise KganError(
                 "the gradient penalty is taken per sample, which BatchNorm in the critic breaks: "

@@ -429,3 +429,79 @@ def test_fine_tuning_between_steered_and_unsteered_models_is_refused_before_anyt
     )
     assert train(tuned).status == "finished"
     assert RunFolder(tuned).record()["sessions"][0]["init_from"]["kind"] == "run"
+
+
+def test_best_by_steering_keeps_the_epoch_whose_worst_attribute_reads_best(tmp_path, small_dataset):
+    """The same run chosen two ways: by FID the lowest validation FID, by steering the epoch
+    whose worst-read attribute reads best (ties to the lower FID); the training is the same."""
+    dataset = PreparedDataset(small_dataset)
+    options = dict(condition=CONDITION, epochs=4, steps_per_epoch=6, g_width=8, d_width=8, sample_count=0)
+    options.update(fid_every=1, fid_samples=16, features="avatar", patience=0, keep_checkpoints=0)
+    kept = {}
+    for by in ("fid", "steering"):
+        run_dir = runs.create_run(tiny_config(best_by=by, **options), dataset, tmp_path / by)
+        assert train(run_dir).status == "finished"
+        kept[by] = (RunFolder(run_dir).metrics(), checkpoint.best(run_dir), run_dir)
+    rows = kept["fid"][0]
+    assert [(r["val_fid"], r["attribute_accuracy"]) for r in rows] == [
+        (r["val_fid"], r["attribute_accuracy"]) for r in kept["steering"][0]
+    ]
+    assert kept["fid"][1]["epoch"] == min(rows, key=lambda r: r["val_fid"])["epoch"]
+    steering = min(rows, key=lambda r: (-min(r["attribute_accuracy"].values()), r["val_fid"]))
+    record, run_dir = kept["steering"][1], kept["steering"][2]
+    assert record["epoch"] == steering["epoch"] and record["by"] == "steering"
+    assert record["worst_accuracy"] == min(steering["attribute_accuracy"].values())
+    assert steering["attribute_accuracy"][record["worst_attribute"]] == record["worst_accuracy"]
+    # the best checkpoint outlives --keep-checkpoints 0, and every command says why it is the best
+    assert (checkpoint.checkpoint_dir(run_dir) / record["checkpoint"]).is_dir()
+    _, description = checkpoint.resolve(run_dir, "best")
+    assert f"worst attribute {record['worst_attribute']}" in description and "val FID" in description
+    from kgan.runs.report import run_summary
+
+    assert run_summary(run_dir)["best_by"] == "steering" and run_summary(kept["fid"][2])["best_by"] == "fid"
+
+
+def test_best_by_steering_prefers_the_better_worst_attribute_then_the_lower_fid():
+    def record(worst: float, fid: float) -> dict:
+        return checkpoint.candidate("c", 1, 1, fid, {"hair_colour": 0.99, "mouth": worst}, "steering")
+
+    assert checkpoint.better(record(0.80, 30.0), record(0.70, 20.0), "steering")  # obeys more, though worse FID
+    assert not checkpoint.better(record(0.70, 10.0), record(0.80, 30.0), "steering")
+    assert checkpoint.better(record(0.80, 20.0), record(0.80, 30.0), "steering")  # a tie goes to the lower FID
+    assert not checkpoint.better(record(0.80, 30.0), record(0.80, 30.0), "steering")  # the earlier stays
+    assert checkpoint.better(record(0.70, 20.0), record(0.80, 30.0), "fid")
+    assert record(0.8, 1.0)["worst_attribute"] == "mouth"
+
+
+def test_best_by_steering_is_refused_where_nothing_reads_the_attributes(tmp_path):
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for index in range(12):
+        Image.fromarray(np.full((32, 32, 3), 20 * index, np.uint8)).save(faces / f"{index}.png")
+    (tmp_path / "labels.csv").write_text(
+        "file,hair_colour\n" + "".join(f"{i}.png,{'red' if i % 2 else 'teal'}\n" for i in range(12))
+    )
+    assert (
+        kgan(
+            "data", "prepare", str(faces), "--out", "ds", "--size", "32", "--labels", "labels.csv", cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    common = (
+        "train",
+        "--data",
+        "ds",
+        "--image-size",
+        "32",
+        "--epochs",
+        "1",
+        "--fid-every",
+        "1",
+        "--best-by",
+        "steering",
+    )
+    done = kgan(*common, "--run-dir", "plain", cwd=tmp_path)
+    assert_one_line_error(done, "--best-by steering", "--condition")
+    done = kgan(*common, "--condition", "hair_colour", "--run-dir", "labelled", cwd=tmp_path)
+    assert_one_line_error(done, "--best-by steering", "avatar classifier", "--best-by fid")
+    assert not (tmp_path / "plain").exists() and not (tmp_path / "labelled").exists()

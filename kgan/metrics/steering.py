@@ -208,20 +208,27 @@ class AccuracyProbe:
         return {name: round(share, 4) for name, share in shares.items()}
 
 
-def make_probe(conditions: Conditions | None, z_dim: int, seed: int, warn) -> AccuracyProbe | None:
+def make_probe(
+    conditions: Conditions | None, z_dim: int, seed: int, warn, required: bool = False
+) -> AccuracyProbe | None:
     """The probe of a run conditioned on the avatars' attributes; None for any other run (the
-    classifier reads only those), or, with a warning, when the classifier does not load."""
+    classifier reads only those), or, with a warning, when the classifier does not load.
+    `required` (--best-by steering): a run that cannot be probed is an error instead."""
     if conditions is None:
         return None
     try:
         check_readable(conditions)
-    except KganError:
+    except KganError as error:
+        if required:
+            raise KganError(f"--best-by steering: {error}; use --best-by fid") from None
         return None
     from kgan.metrics.avatar import avatar_extractor
 
     try:
         classifier = avatar_extractor(announce=warn).model
     except KganError as error:
+        if required:
+            raise KganError(f"--best-by steering needs the avatar classifier: {error}") from None
         warn(f"attribute accuracy per epoch is off: {error}")
         return None
     return AccuracyProbe(conditions, classifier, z_dim, seed)

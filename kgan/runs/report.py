@@ -45,6 +45,7 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
         "epochs_planned": config.get("epochs"),
         "best_val_fid": best["val_fid"] if best else None,
         "best_epoch": best["epoch"] if best else None,
+        "best_by": best.get("by", "fid") if best else None,
         "test_fid": test_fid,
         "status": folder.status(),
         "test_evaluation": test_evaluation,  # the newest `kgan fid` record on the test split
@@ -222,7 +223,8 @@ def _facts(config: dict[str, Any], dataset: dict[str, Any], summary: dict[str, A
 def _best(summary: dict[str, Any]) -> str:
     if summary["best_val_fid"] is None:
         return "—"
-    return f"{summary['best_val_fid']:.3f} (epoch {summary['best_epoch']})"
+    chosen = ", chosen by steering" if summary.get("best_by") == "steering" else ""
+    return f"{summary['best_val_fid']:.3f} (epoch {summary['best_epoch']}{chosen})"
 
 
 def html_table(pairs) -> str:

@@ -58,7 +58,8 @@ def save(run_dir: Path, gan, state: dict[str, Any], keep: int = 2, protect: tupl
 
 
 def best(run_dir: Path) -> dict[str, Any] | None:
-    """The best-by-validation-FID record ({"checkpoint", "epoch", "step", "val_fid"}), if any."""
+    """The best checkpoint's record ({"checkpoint", "epoch", "step", "val_fid"}, and with --best-by
+    steering "by", "worst_attribute", "worst_accuracy"), if any."""
     path = checkpoint_dir(run_dir) / "best.json"
     try:
         record = json.loads(path.read_text())
@@ -71,8 +72,39 @@ def mark_best(run_dir: Path, record: dict[str, Any]) -> None:
     write_text_atomic(checkpoint_dir(run_dir) / "best.json", json.dumps(record, indent=2) + "\n")
 
 
+def candidate(name: str, epoch: int, step: int, val_fid: float, accuracy: dict[str, float] | None, by: str) -> dict:
+    """An epoch's checkpoint as a best record under --best-by `by`."""
+    record = {"checkpoint": name, "epoch": epoch, "step": step, "val_fid": val_fid}
+    if by == "steering":
+        worst = min(accuracy, key=accuracy.get)
+        record.update(by=by, worst_attribute=worst, worst_accuracy=accuracy[worst])
+    return record
+
+
+def better(record: dict[str, Any], incumbent: dict[str, Any] | None, by: str) -> bool:
+    """Whether `record` beats the best so far: fid — the lower validation FID; steering — the
+    better-read worst attribute (a steered model is as usable as its least obeyed attribute),
+    then the lower FID."""
+    if incumbent is None:
+        return True
+    if by == "steering" and incumbent.get("by") == "steering":
+        return (-record["worst_accuracy"], record["val_fid"]) < (-incumbent["worst_accuracy"], incumbent["val_fid"])
+    return record["val_fid"] < incumbent["val_fid"]
+
+
+def described(record: dict[str, Any]) -> str:
+    """What made a best record the best, e.g. "val FID 16.3" or "worst attribute mouth 80.0%, val FID 23.6"."""
+    fid = f"val FID {record['val_fid']:.3f}"
+    if record.get("by") == "steering":
+        return f"worst attribute {record['worst_attribute']} {100 * record['worst_accuracy']:.1f}%, {fid}"
+    return fid
+
+
 DEFAULT_CHOICE = "best"  # one model everywhere: the grid a user looks at is the one scored and exported
-CHOICE_HELP = "best (by validation FID; the last when none was recorded), last, or a checkpoint folder."
+CHOICE_HELP = (
+    "best (by validation FID, or as the run's --best-by says; the last when none was recorded), last, "
+    "or a checkpoint folder."
+)
 
 
 def chosen(run_dir: Path, choice: str = DEFAULT_CHOICE) -> tuple[Path, dict[str, Any]]:
@@ -118,7 +150,7 @@ def resolve(run_dir: Path, choice: str = DEFAULT_CHOICE) -> tuple[Path, str]:
         path = checkpoint_dir(run_dir) / record["checkpoint"] if record else None
         problem = damage(path) if path else None
         if record is not None and problem is None:
-            return path, f"best ({record['checkpoint']}, val FID {record['val_fid']:.3f})"
+            return path, f"best ({record['checkpoint']}, {described(record)})"
         if problem:
             fallback = f" — the best ({path.name}) is damaged, so the last good one"
             warnings.warn(

@@ -1,7 +1,7 @@
 """The run's record of every epoch, kept by one Keras callback.
 
 At each epoch end: validation FID, the metrics line, the fixed-noise sample grid, the
-checkpoint, the best checkpoint and early stopping. The run stops at the first NaN/Inf
+checkpoint, the best checkpoint (by --best-by) and early stopping. The run stops at the first NaN/Inf
 loss. In a cluster every worker keeps the record's decisions (the same numbers reach
 all of them), and only the chief writes it.
 """
@@ -134,14 +134,14 @@ class RunRecorder(keras.callbacks.Callback):
         evaluate_now = self.validator is not None and (epoch + 1) % self.config.fid_every == 0
         if evaluate_now:
             row.update(self._validate())
-        if self.probe is not None and self.writes:
+        if self.probe is not None:
             row["attribute_accuracy"] = self.probe(self.model.sampler)
         grid = self._sample_grid(epoch + 1)
         saved = checkpoint.checkpoint_dir(self.run_dir) / checkpoint.name_for(step)
         if self.writes:
             saved = checkpoint.save(self.run_dir, self.model, self.state(step), keep=self.config.keep_checkpoints)
         if evaluate_now:
-            self._track_best(epoch + 1, step, row["val_fid"], saved)
+            self._track_best(epoch + 1, step, row, saved)
         if self.best:
             row["best_val_fid"], row["best_epoch"] = self.best["val_fid"], self.best["epoch"]
         earlier = elapsed_by_epoch([r for r in self.history if r.get("epoch", 0) < epoch + 1])
@@ -208,16 +208,19 @@ class RunRecorder(keras.callbacks.Callback):
         if self.tensorboard:
             self.tensorboard.writer.flush()
 
-    def _track_best(self, epoch: int, step: int, value: float, saved: Path) -> None:
-        """Keep the best-by-val-FID checkpoint; stop after `patience` epochs without a better one."""
-        if self.best is None or value < self.best["val_fid"]:
-            self.best = {"checkpoint": saved.name, "epoch": epoch, "step": step, "val_fid": value}
+    def _track_best(self, epoch: int, step: int, row: dict[str, Any], saved: Path) -> None:
+        """Keep the best checkpoint by --best-by; stop after `patience` epochs without a better one."""
+        by = self.config.best_by
+        record = checkpoint.candidate(saved.name, epoch, step, row["val_fid"], row.get("attribute_accuracy"), by)
+        if checkpoint.better(record, self.best, by):
+            self.best = record
             if self.writes:
                 checkpoint.mark_best(self.run_dir, self.best)
         elif self.config.patience and epoch - self.best["epoch"] >= self.config.patience:
+            what = "worst-read attribute" if by == "steering" else "validation FID"
             self.stopped_early = (
-                f"stopped early at epoch {epoch}: no better validation FID for {epoch - self.best['epoch']} "
-                f"epochs (best {self.best['val_fid']:.3f} at epoch {self.best['epoch']})"
+                f"stopped early at epoch {epoch}: no better {what} for {epoch - self.best['epoch']} "
+                f"epochs (best at epoch {self.best['epoch']}: {checkpoint.described(self.best)})"
             )
             self.model.stop_training = True
 

@@ -197,7 +197,7 @@ class TrainingSession:
             writes=self.writes,
             best=best,
             conditions=self.conditions,
-            probe=make_probe(self.conditions, self.config.z_dim, self.config.seed, warn) if self.writes else None,
+            probe=self._probe(warn),
         )
         self._status("running", steps_per_epoch=self.steps_per_epoch, **(extra or {}))
         if self.writes:
@@ -290,6 +290,14 @@ class TrainingSession:
             )
         self._status("finished", step=step)
         return TrainResult(self.run_dir, "finished", step, self.config.epochs)
+
+    def _probe(self, warn: Callable[[str], None]):
+        """The per-epoch attribute probe: on the writing worker for the record, on every worker
+        when it chooses the best checkpoint (each must keep the same best and stop alike)."""
+        steering = self.config.best_by == "steering"
+        if not (self.writes or steering):
+            return None
+        return make_probe(self.conditions, self.config.z_dim, self.config.seed, warn, required=steering)
 
     def _status(self, status: str, **details: Any) -> None:
         if self.writes:
