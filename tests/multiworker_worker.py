@@ -8,7 +8,8 @@ chief (RUN_DIR may be a folder of their own, or the chief's on a shared filesyst
 SCORES ("5,4,6"): the chief's validation scores, one per epoch, with patience 2 (the
 scripted stand-in for validation FID). KGAN_TEST_FAULT="KIND:STEP:WORKER" makes that worker
 fail after that step as a real fault would: KIND oom (TensorFlow's out of memory) or disk
-(no space left). KGAN_TEST_CONDITION: the run is steered by those attributes.
+(no space left). KGAN_TEST_CONDITION: the run is steered by those attributes;
+KGAN_TEST_BEST_BY: its --best-by.
 Exit code: 0 finished or stopped early, 130 interrupted, 3 failed.
 """
 
@@ -61,6 +62,8 @@ if os.environ.get("KGAN_TEST_FAULT"):
 if chief and not os.path.exists(os.path.join(run_dir, "config.json")):
     fid = dict(fid_every=1, patience=2) if scores else {}
     steering = {"condition": os.environ["KGAN_TEST_CONDITION"]} if os.environ.get("KGAN_TEST_CONDITION") else {}
+    if os.environ.get("KGAN_TEST_BEST_BY"):
+        steering["best_by"] = os.environ["KGAN_TEST_BEST_BY"]
     config = tiny_config(
         epochs=int(epochs), batch_size=8, strategy="multiworker", deterministic=False, **fid, **steering
     )

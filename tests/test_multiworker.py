@@ -16,6 +16,7 @@ from helpers import free_ports, python_env
 
 from kgan.files import read_json
 from kgan.runs.folder import RunFolder
+from kgan.training import checkpoint
 from kgan.training.signals import StopFlag
 
 HERE = Path(__file__).resolve().parent
@@ -136,6 +137,30 @@ def test_a_steered_run_trains_on_workers_that_share_no_filesystem(tmp_path, smal
     run = RunFolder(tmp_path / "chief-run")
     assert run.conditions().attributes == ("hair_colour", "background")
     assert all("g_attributes" in row for row in run.metrics())
+
+
+@pytest.mark.slow
+def test_workers_keep_the_best_checkpoint_by_steering_that_the_chief_reads(tmp_path, small_dataset):
+    """Only the chief reads the attributes back; every worker keeps the best it chose and
+    stops early at the same step."""
+    processes = start_workers(
+        tmp_path,
+        small_dataset,
+        epochs=6,
+        timeout=60,
+        scores="5,4,6,7,8,9",
+        KGAN_TEST_CONDITION="hair_colour,background",
+        KGAN_TEST_BEST_BY="steering",
+    )
+    outputs = finish(processes, 0, " ")
+    assert len({tuple(out.split()[2:4]) for out in outputs}) == 1  # the same status and last step
+    assert_same_weights(tmp_path)
+    rows = RunFolder(tmp_path / "run").metrics()
+    chosen = min(rows, key=lambda r: (-min(r["attribute_accuracy"].values()), r["val_fid"]))
+    record = checkpoint.best(tmp_path / "run")
+    assert record["by"] == "steering" and record["epoch"] == chosen["epoch"]
+    stopped = rows[-1]["epoch"]
+    assert stopped == 6 or stopped == record["epoch"] + 2  # patience 2
 
 
 @pytest.mark.slow

@@ -122,6 +122,7 @@ def _train(run_dir: Path, epochs, callbacks, timeout: float, warn, validator) ->
                 shards=cluster.shards(),
                 best=best,
                 extra={"workers": cluster.workers},
+                agree=cluster.chief_record,
             )
             interrupted = _train_epochs(session, everyone, cluster, ctrl_c)
         except (tf.errors.OpError, OSError) as error:

@@ -173,9 +173,11 @@ class TrainingSession:
         shards: Shards = SINGLE,
         best: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
+        agree: Callable[[Any], Any] | None = None,
     ) -> list[keras.callbacks.Callback]:
         """Start the record: displays first (real FID features can take a while), then the
         validator (the run's validation FID unless given), the recorder and the status.
+        `agree` (a cluster's): the chief's JSON-able value on every worker.
         Returns every callback the steps must drive, the recorder first."""
         for callback in callbacks:
             if hasattr(callback, "on_plan"):
@@ -197,7 +199,7 @@ class TrainingSession:
             writes=self.writes,
             best=best,
             conditions=self.conditions,
-            probe=self._probe(warn),
+            probe=self._probe(warn, agree),
         )
         self._status("running", steps_per_epoch=self.steps_per_epoch, **(extra or {}))
         if self.writes:
@@ -291,13 +293,17 @@ class TrainingSession:
         self._status("finished", step=step)
         return TrainResult(self.run_dir, "finished", step, self.config.epochs)
 
-    def _probe(self, warn: Callable[[str], None]):
-        """The per-epoch attribute probe: on the writing worker for the record, on every worker
-        when it chooses the best checkpoint (each must keep the same best and stop alike)."""
+    def _probe(self, warn: Callable[[str], None], agree: Callable[[Any], Any] | None):
+        """The per-epoch attribute probe, read by the writing worker. When it chooses the best
+        checkpoint in a cluster, `agree` gives every worker the chief's reading, as with its
+        validation FID, so all keep the same best and stop alike."""
         steering = self.config.best_by == "steering"
-        if not (self.writes or steering):
-            return None
-        return make_probe(self.conditions, self.config.z_dim, self.config.seed, warn, required=steering)
+        probe = None
+        if self.writes:
+            probe = make_probe(self.conditions, self.config.z_dim, self.config.seed, warn, required=steering)
+        if steering and agree is not None:
+            return lambda generator: agree(probe(generator) if probe else None)
+        return probe
 
     def _status(self, status: str, **details: Any) -> None:
         if self.writes:
