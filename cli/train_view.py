@@ -197,14 +197,17 @@ class TrainingDisplay(keras.callbacks.Callback):
         lines = Text()
         lines.append(sparkline([v for _, v in fids]) + "\n")
         shown = max(1, min(6, lines_available - 2))  # the sparkline and the patience line come first
+        worst = {r["epoch"]: _worst_read(r["attribute_accuracy"]) for r in self.history if r.get("attribute_accuracy")}
         for epoch, value in fids[-shown:]:
             mark = " ★ best" if self.best and self.best.get("epoch") == epoch else ""
-            lines.append(f"epoch {epoch:>4}  {value:9.3f}{mark}\n")
+            lines.append(f"epoch {epoch:>4}  {value:9.3f}{worst.get(epoch, '')}{mark}\n")
         patience = getattr(self.config, "patience", 0)
         if self.best and patience:
             left = patience - (fids[-1][0] - self.best["epoch"])
             lines.append(f"patience left: {max(left, 0)} epochs")
-        return Panel(lines, title="validation FID")
+        # A steered run's best may be chosen by its worst-read attribute: each line shows it.
+        by = " · best by steering" if self.best and self.best.get("by") == "steering" else ""
+        return Panel(lines, title=f"validation FID{by}")
 
     def render(self) -> Layout | Group:
         header = Text(
@@ -238,3 +241,9 @@ class TrainingDisplay(keras.callbacks.Callback):
             grid = half_blocks(self.grid, width=grid_width)
         layout["body"].split_row(left, Layout(Panel(grid, title="fixed-noise samples"), size=grid_width + 4))
         return layout
+
+
+def _worst_read(accuracy: dict[str, float]) -> str:
+    """A steered epoch's least obeyed attribute, e.g. "  mouth 74%"."""
+    name = min(accuracy, key=accuracy.get)
+    return f"  {name} {100 * accuracy[name]:.0f}%"

@@ -153,3 +153,20 @@ def test_runs_table(tmp_path, small_dataset, monkeypatch):
     (rows,) = [row for row in list_runs(Path(tmp_path)) if row["name"] == run_dir.name]
     assert (rows["variant"], rows["epochs"], rows["epochs_planned"], rows["status"]) == ("dcgan", 3, 3, "finished")
     assert (rows["best_val_fid"], rows["best_epoch"], rows["test_fid"]) == (7.0, 2, 42.5)
+
+
+def test_a_steered_runs_fid_panel_shows_each_epochs_worst_read_attribute_and_why_it_is_best():
+    display = TrainingDisplay(live=False, run_name="steered")
+    display.config = tiny_config(condition="hair_colour,mouth", fid_every=1, best_by="steering")
+    display.history = [
+        {"epoch": 1, "val_fid": 30.0, "attribute_accuracy": {"hair_colour": 0.9, "mouth": 0.62}},
+        {"epoch": 2, "val_fid": 40.0, "attribute_accuracy": {"hair_colour": 0.95, "mouth": 0.81}},
+    ]
+    display.best = {"epoch": 2, "val_fid": 40.0, "by": "steering", "worst_attribute": "mouth", "worst_accuracy": 0.81}
+    for width in (80, 150):
+        display.console = Console(record=True, width=width, height=24, force_terminal=True)
+        display.console.print(display.fid_panel())
+        text = display.console.export_text()
+        assert "best by steering" in text
+        assert "30.000  mouth 62%" in text
+        assert "40.000  mouth 81% ★ best" in text
