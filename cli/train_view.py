@@ -155,6 +155,10 @@ class TrainingDisplay(keras.callbacks.Callback):
             return
         row = self.history[-1] if self.history and self.history[-1].get("epoch") == epoch + 1 else {}
         fid = f" val_fid={row['val_fid']:.3f}" if isinstance(row.get("val_fid"), int | float) else ""
+        if row.get("attribute_accuracy"):
+            accuracy = row["attribute_accuracy"]
+            worst = min(accuracy, key=accuracy.get)
+            fid += f" worst_attribute={worst}:{accuracy[worst]:.3f}"
         step = (epoch + 1) * self.plan.steps_per_epoch
         print(
             f"epoch {epoch + 1}/{self.plan.epochs} step {step}/{self.plan.total_steps} "

@@ -170,3 +170,14 @@ def test_a_steered_runs_fid_panel_shows_each_epochs_worst_read_attribute_and_why
         assert "best by steering" in text
         assert "30.000  mouth 62%" in text
         assert "40.000  mouth 81% ★ best" in text
+
+
+def test_a_steered_runs_plain_line_names_its_worst_read_attribute(capsys):
+    from kgan.training.plan import Plan
+
+    display = TrainingDisplay(live=False, run_name="steered")
+    display.plan = Plan(2, 5, 0, 8, 8)
+    display.history = [{"epoch": 1, "val_fid": 30.0, "attribute_accuracy": {"hair_colour": 0.9, "mouth": 0.62}}]
+    display.on_epoch_end(0, {"d_loss": 0.5})
+    line = capsys.readouterr().out
+    assert line.startswith("epoch 1/2 step 5/10 d_loss=0.5000 val_fid=30.000 worst_attribute=mouth:0.620 ")
