@@ -156,9 +156,7 @@ class TrainingDisplay(keras.callbacks.Callback):
         row = self.history[-1] if self.history and self.history[-1].get("epoch") == epoch + 1 else {}
         fid = f" val_fid={row['val_fid']:.3f}" if isinstance(row.get("val_fid"), int | float) else ""
         if row.get("attribute_accuracy"):
-            accuracy = row["attribute_accuracy"]
-            worst = min(accuracy, key=accuracy.get)
-            fid += f" worst_attribute={worst}:{accuracy[worst]:.3f}"
+            fid += " worst_attribute={}:{:.3f}".format(*_worst(row["attribute_accuracy"]))
         step = (epoch + 1) * self.plan.steps_per_epoch
         print(
             f"epoch {epoch + 1}/{self.plan.epochs} step {step}/{self.plan.total_steps} "
@@ -247,7 +245,12 @@ class TrainingDisplay(keras.callbacks.Callback):
         return layout
 
 
-def _worst_read(accuracy: dict[str, float]) -> str:
-    """A steered epoch's least obeyed attribute, e.g. "  mouth 74%"."""
+def _worst(accuracy: dict[str, float]) -> tuple[str, float]:
+    """A steered epoch's least obeyed attribute and its share read as asked."""
     name = min(accuracy, key=accuracy.get)
-    return f"  {name} {100 * accuracy[name]:.0f}%"
+    return name, accuracy[name]
+
+
+def _worst_read(accuracy: dict[str, float]) -> str:
+    name, share = _worst(accuracy)
+    return f"  {name} {100 * share:.0f}%"
