@@ -217,10 +217,15 @@ class RunRecorder(keras.callbacks.Callback):
             if self.writes:
                 checkpoint.mark_best(self.run_dir, self.best)
         elif self.config.patience and epoch - self.best["epoch"] >= self.config.patience:
-            what = "worst-read attribute" if by == "steering" else "validation FID"
+            if by == "steering":
+                what, best = (
+                    "worst-read attribute",
+                    f"best at epoch {self.best['epoch']}: {checkpoint.described(self.best)}",
+                )
+            else:
+                what, best = "validation FID", f"best {self.best['val_fid']:.3f} at epoch {self.best['epoch']}"
             self.stopped_early = (
-                f"stopped early at epoch {epoch}: no better {what} for {epoch - self.best['epoch']} "
-                f"epochs (best at epoch {self.best['epoch']}: {checkpoint.described(self.best)})"
+                f"stopped early at epoch {epoch}: no better {what} for {epoch - self.best['epoch']} epochs ({best})"
             )
             self.model.stop_training = True
 
