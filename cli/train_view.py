@@ -22,6 +22,7 @@ from rich.text import Text
 
 from cli.terminal_image import half_blocks
 from cli.ui import console, warn
+from kgan.metrics.steering import worst_read
 from kgan.training.step_metrics import LABELS, METRIC_NAMES, STEERED_ONLY, reported
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -156,7 +157,7 @@ class TrainingDisplay(keras.callbacks.Callback):
         row = self.history[-1] if self.history and self.history[-1].get("epoch") == epoch + 1 else {}
         fid = f" val_fid={row['val_fid']:.3f}" if isinstance(row.get("val_fid"), int | float) else ""
         if row.get("attribute_accuracy"):
-            fid += " worst_attribute={}:{:.3f}".format(*_worst(row["attribute_accuracy"]))
+            fid += " worst_attribute={}:{:.3f}".format(*worst_read(row["attribute_accuracy"]))
         step = (epoch + 1) * self.plan.steps_per_epoch
         print(
             f"epoch {epoch + 1}/{self.plan.epochs} step {step}/{self.plan.total_steps} "
@@ -245,12 +246,7 @@ class TrainingDisplay(keras.callbacks.Callback):
         return layout
 
 
-def _worst(accuracy: dict[str, float]) -> tuple[str, float]:
-    """A steered epoch's least obeyed attribute and its share read as asked."""
-    name = min(accuracy, key=accuracy.get)
-    return name, accuracy[name]
-
-
 def _worst_read(accuracy: dict[str, float]) -> str:
-    name, share = _worst(accuracy)
+    """A steered epoch's least obeyed attribute, e.g. "  mouth 74%"."""
+    name, share = worst_read(accuracy)
     return f"  {name} {100 * share:.0f}%"

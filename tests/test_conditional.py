@@ -21,6 +21,7 @@ from kgan.data.attributes import Conditions
 from kgan.data.dataset import PreparedDataset
 from kgan.data.pipeline import training_dataset
 from kgan.errors import KganError
+from kgan.metrics.steering import worst_read
 from kgan.runs.folder import RunFolder
 from kgan.sampling import fixed_noise
 from kgan.serving.export import export_run
@@ -463,7 +464,7 @@ def test_best_by_steering_keeps_the_epoch_whose_worst_attribute_reads_best(tmp_p
 
 def test_best_by_steering_prefers_the_better_worst_attribute_then_the_lower_fid():
     def record(worst: float, fid: float) -> dict:
-        return checkpoint.candidate("c", 1, 1, fid, {"hair_colour": 0.99, "mouth": worst}, "steering")
+        return checkpoint.candidate("c", 1, 1, fid, worst_read({"hair_colour": 0.99, "mouth": worst}))
 
     assert checkpoint.better(record(0.80, 30.0), record(0.70, 20.0), "steering")  # obeys more, though worse FID
     assert not checkpoint.better(record(0.70, 10.0), record(0.80, 30.0), "steering")

@@ -70,6 +70,20 @@ def check_readable(conditions: Conditions) -> None:
         )
 
 
+def worst_read(accuracy: dict[str, float]) -> tuple[str, float]:
+    """The least obeyed attribute of a reading (attribute → share read as asked), and its share."""
+    name = min(accuracy, key=accuracy.get)
+    return name, accuracy[name]
+
+
+def check_best_by_steering(conditions: Conditions) -> None:
+    """--best-by steering needs attributes the classifier reads; else one line saying what to use."""
+    try:
+        check_readable(conditions)
+    except KganError as error:
+        raise KganError(f"--best-by steering: {error}; use --best-by fid") from None
+
+
 def read_attributes(classifier, images: np.ndarray, batch_size: int = 100) -> dict[str, np.ndarray]:
     """The classifier's reading of images in [-1, 1]: attribute → value index, per image."""
     readings: dict[str, list[np.ndarray]] = {}
@@ -216,11 +230,11 @@ def make_probe(
     `required` (--best-by steering): a run that cannot be probed is an error instead."""
     if conditions is None:
         return None
+    if required:
+        check_best_by_steering(conditions)
     try:
         check_readable(conditions)
-    except KganError as error:
-        if required:
-            raise KganError(f"--best-by steering: {error}; use --best-by fid") from None
+    except KganError:
         return None
     from kgan.metrics.avatar import avatar_extractor
 

@@ -93,12 +93,9 @@ def create_run(config: TrainConfig, dataset: PreparedDataset, run_dir: Path | No
     if conditions:  # `all` and either spelling of colour, recorded as what they resolve to
         config = config.with_overrides(condition=",".join(conditions.attributes))
     if conditions and config.best_by == "steering":  # checked before anything is written
-        from kgan.metrics.steering import check_readable
+        from kgan.metrics.steering import check_best_by_steering
 
-        try:
-            check_readable(conditions)
-        except KganError as error:
-            raise KganError(f"--best-by steering: {error}; use --best-by fid") from None
+        check_best_by_steering(conditions)
     if config.init_from:  # checked before anything is written; kept as an absolute path
         from kgan.training.warm_start import describe_source
 

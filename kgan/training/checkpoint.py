@@ -72,12 +72,12 @@ def mark_best(run_dir: Path, record: dict[str, Any]) -> None:
     write_text_atomic(checkpoint_dir(run_dir) / "best.json", json.dumps(record, indent=2) + "\n")
 
 
-def candidate(name: str, epoch: int, step: int, val_fid: float, accuracy: dict[str, float] | None, by: str) -> dict:
-    """An epoch's checkpoint as a best record under --best-by `by`."""
+def candidate(name: str, epoch: int, step: int, val_fid: float, worst: tuple[str, float] | None = None) -> dict:
+    """An epoch's checkpoint as a best record; `worst` (its worst-read attribute and share)
+    makes it a record of --best-by steering."""
     record = {"checkpoint": name, "epoch": epoch, "step": step, "val_fid": val_fid}
-    if by == "steering":
-        worst = min(accuracy, key=accuracy.get)
-        record.update(by=by, worst_attribute=worst, worst_accuracy=accuracy[worst])
+    if worst is not None:
+        record.update(by="steering", worst_attribute=worst[0], worst_accuracy=worst[1])
     return record
 
 

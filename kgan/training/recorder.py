@@ -19,6 +19,7 @@ import numpy as np
 
 from kgan.config import TrainConfig
 from kgan.data.attributes import Conditions
+from kgan.metrics.steering import worst_read
 from kgan.runs.folder import RunFolder, elapsed_by_epoch
 from kgan.sampling import epoch_grid, generate, image_grid, save_png, unconditioned
 from kgan.training import checkpoint
@@ -211,7 +212,8 @@ class RunRecorder(keras.callbacks.Callback):
     def _track_best(self, epoch: int, step: int, row: dict[str, Any], saved: Path) -> None:
         """Keep the best checkpoint by --best-by; stop after `patience` epochs without a better one."""
         by = self.config.best_by
-        record = checkpoint.candidate(saved.name, epoch, step, row["val_fid"], row.get("attribute_accuracy"), by)
+        worst = worst_read(row["attribute_accuracy"]) if by == "steering" else None
+        record = checkpoint.candidate(saved.name, epoch, step, row["val_fid"], worst)
         if checkpoint.better(record, self.best, by):
             self.best = record
             if self.writes:
