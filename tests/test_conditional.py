@@ -482,25 +482,12 @@ def test_best_by_steering_is_refused_where_nothing_reads_the_attributes(tmp_path
     (tmp_path / "labels.csv").write_text(
         "file,hair_colour\n" + "".join(f"{i}.png,{'red' if i % 2 else 'teal'}\n" for i in range(12))
     )
-    assert (
-        kgan(
-            "data", "prepare", str(faces), "--out", "ds", "--size", "32", "--labels", "labels.csv", cwd=tmp_path
-        ).returncode
-        == 0
+    prepared = kgan(
+        "data", "prepare", str(faces), "--out", "ds", "--size", "32", "--labels", "labels.csv", cwd=tmp_path
     )
-    common = (
-        "train",
-        "--data",
-        "ds",
-        "--image-size",
-        "32",
-        "--epochs",
-        "1",
-        "--fid-every",
-        "1",
-        "--best-by",
-        "steering",
-    )
+    assert prepared.returncode == 0, prepared.stderr
+    common = ("train", "--data", "ds", "--image-size", "32", "--epochs", "1",
+              "--fid-every", "1", "--best-by", "steering")  # fmt: skip
     done = kgan(*common, "--run-dir", "plain", cwd=tmp_path)
     assert_one_line_error(done, "--best-by steering", "--condition")
     done = kgan(*common, "--condition", "hair_colour", "--run-dir", "labelled", cwd=tmp_path)
