@@ -286,6 +286,23 @@ def test_time_budget_is_refused_under_multiworker():
         tiny_config(time_budget=5, strategy="multiworker")
 
 
+@pytest.mark.parametrize("condition", ["", "hair_colour,background"])
+def test_the_moving_average_leaves_g_and_d_to_train_as_without_it(tmp_path, small_dataset, condition):
+    """--ema adds an average of G to sample from; G and D themselves, their optimizers and the
+    losses must be those of the same run without it, steered or not."""
+    from helpers import final_weights
+
+    dataset = PreparedDataset(small_dataset)
+    options = dict(condition=condition, epochs=2, steps_per_epoch=4, g_width=8, d_width=8)
+    plain = create_run(tiny_config(ema=0.0, **options), dataset, tmp_path / "plain")
+    averaged = create_run(tiny_config(ema=0.9, **options), dataset, tmp_path / "averaged")
+    assert train(plain).status == train(averaged).status == "finished"
+    for left, right in zip(final_weights(plain), final_weights(averaged), strict=True):
+        np.testing.assert_array_equal(left, right)
+    losses = [[row["d_loss"] for row in RunFolder(run).metrics()] for run in (plain, averaged)]
+    assert losses[0] == losses[1]
+
+
 def test_the_moving_average_samples_with_batchnorm_statistics_of_its_own(tmp_path, small_dataset):
     """--ema averages G's weights; BatchNorm's statistics must be those of the averaged weights,
     or its images in inference mode are not the images its batches normalise to."""

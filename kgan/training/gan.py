@@ -84,14 +84,15 @@ class GAN(keras.Model):
         """Build the models and the GAN (of the config's loss) that a TrainConfig (and, for a
         conditional run, its `Conditions`) describes."""
         generator = build_generator(config, conditions=conditions)
+        discriminator = build_discriminator(config, conditions=conditions)
         ema = None
-        if config.ema > 0:
+        if config.ema > 0:  # built last: its initial draws would otherwise move D's, and --ema would change training
             ema = build_generator(config, name="ema_generator", conditions=conditions)
             ema.set_weights(generator.get_weights())
             ema.trainable = False
         return gan_class(config.loss)(
             generator,
-            build_discriminator(config, conditions=conditions),
+            discriminator,
             gp_weight=config.gp_weight,
             n_critic=config.n_critic,
             ema_generator=ema,
