@@ -127,6 +127,9 @@ class TrainConfig:
     batch_size: int = param(128, "Batch size (paper: 128).", min=1)
     epochs: int = param(80, "Epochs to train (paper: at most 80).", min=1)
     steps_per_epoch: int = param(0, "Steps per epoch (0: one pass over the training split).", min=0)
+    lr_decay_epochs: int = param(
+        0, "Over the last N of --epochs, both learning rates fall linearly to zero (0: constant throughout).", min=0
+    )
     ema: float = param(
         0.0, "Decay of the generator's moving average that samples, e.g. 0.999 (0: off, G samples).", min=0, below=1
     )
@@ -222,6 +225,11 @@ class TrainConfig:
         if self.time_budget and self.strategy == "multiworker":
             # Each worker's clock differs, and every worker must stop at the same step.
             raise KganError("--time-budget needs one process: use --epochs with --strategy multiworker")
+        if self.lr_decay_epochs > self.epochs:
+            raise KganError(
+                f"--lr-decay-epochs {self.lr_decay_epochs} is longer than the run's {self.epochs} epochs: "
+                "give at most --epochs"
+            )
         if self.best_by == "steering" and not self.condition:
             raise KganError("--best-by steering reads back the attributes asked for: add --condition, or use fid")
         if self.best_by == "steering" and not self.fid_every:

@@ -23,6 +23,7 @@ def test_variant_defaults_follow_the_paper():
         ({"ema": 1.0}, "ema"),
         ({"loss": "hinge"}, "loss"),
         ({"variant": "wgangp", "d_norm": "batch"}, "BatchNorm"),
+        ({"epochs": 3, "lr_decay_epochs": 5}, "lr-decay-epochs 5 is longer than the run's 3 epochs"),
     ],
 )
 def test_bad_values_name_the_problem(overrides, words):

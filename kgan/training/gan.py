@@ -38,6 +38,7 @@ import tensorflow as tf
 from kgan.config import TrainConfig, diff_augmentations
 from kgan.data.attributes import Conditions
 from kgan.training import augment, standing_statistics
+from kgan.training.learning_rate import LinearDecay
 from kgan.training.models import build_discriminator, build_generator
 from kgan.training.step_metrics import reported
 
@@ -78,6 +79,7 @@ class GAN(keras.Model):
         self.ema_decay = float(ema_decay)
         self.augment = tuple(augment)  # DiffAugment's transforms, applied to every image D sees
         self.trackers = {name: keras.metrics.Mean(name=name) for name in reported(self.aux_weight > 0)}
+        self.learning_rates: LinearDecay | None = None  # set by the session, which knows the steps per epoch
 
     @staticmethod
     def from_config_values(config: TrainConfig, conditions: Conditions | None = None) -> GAN:
@@ -247,6 +249,12 @@ class GAN(keras.Model):
         standing_statistics.measure(self.ema_generator, self.z_dim, self.seed, self.conditions)
         self._settled_at = step
 
+    def _follow_schedule(self) -> None:
+        """Both optimizers take this step's rates, read off the global step (G's updates)."""
+        factor = self.learning_rates.factor(self.g_optimizer.iterations)
+        self.g_optimizer.learning_rate.assign(self.learning_rates.g * factor)
+        self.d_optimizer.learning_rate.assign(self.learning_rates.d * factor)
+
     def train_step(self, data: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """n_critic D updates, each on a fresh real batch, then one G update.
 
@@ -254,6 +262,8 @@ class GAN(keras.Model):
         also the one the G update scores with the freshly updated D: one G forward pass
         per step instead of two.
         """
+        if self.learning_rates is not None:
+            self._follow_schedule()
         batch = tf.shape(data["real"])[0] // self.n_critic
 
         def part(name: str, i: int) -> tf.Tensor:

@@ -33,6 +33,7 @@ from kgan.runs.folder import RunFolder, out_of_time
 from kgan.system import cpu, provenance
 from kgan.training import augment, checkpoint, distribute, runtime, warm_start
 from kgan.training.gan import GAN, make_optimizers
+from kgan.training.learning_rate import LinearDecay
 from kgan.training.plan import Plan, TrainResult
 from kgan.training.recorder import RunRecorder
 from kgan.training.signals import RaiseWhenStopped, StopFlag, signal_name
@@ -117,6 +118,7 @@ class TrainingSession:
             len(self.images), config.batch_size, config.n_critic
         )
         self.gan: GAN = build_gan(config, strategy, self.conditions)
+        self.gan.learning_rates = LinearDecay.planned(config, self.steps_per_epoch)
         self.recorder: RunRecorder | None = None
         self.initialized_from: dict[str, Any] | None = None  # what --init-from loaded, when it did
 
