@@ -123,11 +123,14 @@ def test_two_train_processes_and_a_resumed_one_give_identical_weights(workdir, v
 @pytest.mark.parametrize("variant", ["dcgan", "wgangp"])
 def test_steered_runs_at_the_issues_size_repeat_and_resume_bit_for_bit(workdir, variant):
     """The same sizes, conditioned on all nine attributes (projection D, AC-GAN head, the
-    conditional BatchNorms): two runs at once and one resumed give the same weights."""
+    conditional BatchNorms): two runs at once and one resumed give the same weights; without
+    the moving average a steered run samples from by default, G and D train the same."""
     steered = ("--condition", "all")
     straight = [_train(workdir, f"steered-{variant}-{i}", variant, 2, *steered) for i in (1, 2)]
+    straight.append(_train(workdir, f"steered-{variant}-plain", variant, 2, *steered, "--ema", "0"))
     for process in straight:
         _finish(process)
+    _same_run(workdir, f"steered-{variant}-1", f"steered-{variant}-plain")
     _finish(_train(workdir, f"steered-{variant}-resumed", variant, 1, *steered))
     _finish(_train(workdir, f"steered-{variant}-resumed", variant, 2, "--resume"))
     _same_run(workdir, f"steered-{variant}-1", f"steered-{variant}-2")
@@ -140,15 +143,18 @@ def test_steered_runs_at_the_issues_size_repeat_and_resume_bit_for_bit(workdir, 
 @pytest.mark.parametrize("variant", ["dcgan", "wgangp"])
 def test_quick_preset_runs_of_300_steps_are_identical(tmp_path, variant):
     """The README's first command at two epochs — 300 steps of the 32-px preset on the 12,000
-    embedded avatars — twice at once: the property holds past the first few steps."""
+    embedded avatars — twice at once: the property holds past the first few steps; and a third
+    with G's moving average trains G and D the same."""
     from kgan.data.default import resolve_dataset
 
-    resolve_dataset("synthetic")  # drawn once into the tests' cache, before two runs read it
+    resolve_dataset("synthetic")  # drawn once into the tests' cache, before the runs read it
     args = ["train", "--preset", "quick", "--variant", variant, "--epochs", "2", "--seed", "11"]
     processes = [start_kgan(*args, "--run-dir", f"run-{i}", cwd=tmp_path) for i in (1, 2)]
+    processes.append(start_kgan(*args, "--ema", "0.999", "--run-dir", "run-averaged", cwd=tmp_path))
     for process in processes:
         _finish(process)
     steps = json.loads((tmp_path / "run-1" / "run.json").read_text())["step"]
     assert steps == 300
-    for a, b in zip(final_weights(tmp_path / "run-1"), final_weights(tmp_path / "run-2"), strict=True):
-        np.testing.assert_array_equal(a, b)
+    for other in ("run-2", "run-averaged"):
+        for a, b in zip(final_weights(tmp_path / "run-1"), final_weights(tmp_path / other), strict=True):
+            np.testing.assert_array_equal(a, b)
