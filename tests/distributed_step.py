@@ -1,4 +1,5 @@
-"""Run as a script: one training step on 2 replicas vs 1 replica, same global batch and draws.
+"""Run as a script: one training step on 2 replicas vs 1 replica, same global batch and draws;
+the improved model's with its learning rates halfway down a linear fall (set in the step).
 
 Prints one line per variant: `<variant> <max |Δweight|> <Δ d_loss>`. A separate process,
 because logical devices must be configured before TensorFlow initialises.
@@ -19,6 +20,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 from helpers import tiny_config  # noqa: E402
 
 from kgan.training import distribute  # noqa: E402
+from kgan.training.learning_rate import LinearDecay  # noqa: E402
 from kgan.training.session import build_gan  # noqa: E402
 
 mirrored_strategy = distribute.make_strategy("mirrored")
@@ -34,6 +36,9 @@ for variant, ema in (("dcgan", 0.9), ("wgangp", 0.0)):
     data = tf.data.Dataset.from_tensors(batch)
     single = build_gan(config, tf.distribute.get_strategy())
     mirrored = build_gan(config, mirrored_strategy)
+    if variant == "wgangp":  # the step's own rates: half the base ones, in both strategies
+        for gan in (single, mirrored):
+            gan.learning_rates = LinearDecay(config.lr_g, config.lr_d, start_step=-2, end_step=2)
     models = ["generator", "discriminator"] + (["ema_generator"] if ema else [])
     for name in models:
         getattr(mirrored, name).set_weights(getattr(single, name).get_weights())
@@ -44,4 +49,8 @@ for variant, ema in (("dcgan", 0.9), ("wgangp", 0.0)):
         for name in models
         for a, b in zip(getattr(single, name).get_weights(), getattr(mirrored, name).get_weights())
     )
+    if variant == "wgangp":
+        for gan in (single, mirrored):
+            rate = float(tf.convert_to_tensor(gan.d_optimizer.learning_rate))  # a mirrored variable's value
+            assert np.isclose(rate, config.lr_d / 2), "the fall's rate was not taken"
     print(variant, diff, abs(one - two), flush=True)
