@@ -59,3 +59,19 @@ def test_split_names_are_the_same_everywhere():
     assert f"{Split.TEST}" == "test" and str(Split.VAL) == "val" and json.dumps(Split.TRAIN) == '"train"'
     with pytest.raises(KganError, match="unknown split 'dev': choose one of train, val, test"):
         Split.parse("dev")
+
+
+def test_a_run_made_by_a_newer_kgan_is_one_line_saying_so_and_is_left_as_it_is(tmp_path):
+    from helpers import assert_one_line_error, kgan
+
+    folder = RunFolder(tmp_path / "run")
+    folder.path.mkdir()
+    folder.save_config(tiny_config())
+    values = json.loads((folder.path / RunFolder.CONFIG).read_text())
+    (folder.path / RunFolder.CONFIG).write_text(json.dumps({**values, "a_later_option": 3}))
+    before = (folder.path / RunFolder.CONFIG).read_bytes()
+    with pytest.raises(KganError, match=r"sets a_later_option, which this kgan does not know: .* newer kgan"):
+        folder.config()
+    result = kgan("train", "--resume", "--run-dir", str(folder.path), cwd=tmp_path)
+    assert_one_line_error(result, "a_later_option", "newer kgan", "update kgan")
+    assert (folder.path / RunFolder.CONFIG).read_bytes() == before

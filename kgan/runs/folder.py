@@ -20,6 +20,7 @@ process died.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kgan.config import TrainConfig
+from kgan.config import TrainConfig, read_config_file
 from kgan.data.attributes import Conditions
 from kgan.errors import KganError
 from kgan.files import read_json, write_text_atomic
@@ -72,7 +73,14 @@ class RunFolder:
     def config(self) -> TrainConfig:
         if not self.is_run():
             raise KganError(f"{self.path} is not a kgan run (no config.json): pass the folder `kgan train` created")
-        return TrainConfig.load(self.path / self.CONFIG)
+        path = self.path / self.CONFIG
+        newer = sorted(set(read_config_file(path)) - {field.name for field in dataclasses.fields(TrainConfig)})
+        if newer:  # kgan wrote this file itself, so a key it does not know is one a later version added
+            raise KganError(
+                f"{path} sets {', '.join(newer)}, which this kgan does not know: the run was made by a newer "
+                "kgan; update kgan to open it"
+            )
+        return TrainConfig.load(path)
 
     def config_values(self) -> dict[str, Any]:
         """The recorded values as they are, for summaries (no validation; {} when unreadable)."""
