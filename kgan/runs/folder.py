@@ -20,7 +20,6 @@ process died.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import json
 import os
@@ -30,7 +29,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kgan.config import TrainConfig, read_config_file
+from kgan.config import TrainConfig, fields, read_config_file
 from kgan.data.attributes import Conditions
 from kgan.errors import KganError
 from kgan.files import read_json, write_text_atomic
@@ -74,13 +73,14 @@ class RunFolder:
         if not self.is_run():
             raise KganError(f"{self.path} is not a kgan run (no config.json): pass the folder `kgan train` created")
         path = self.path / self.CONFIG
-        newer = sorted(set(read_config_file(path)) - {field.name for field in dataclasses.fields(TrainConfig)})
+        values = read_config_file(path)
+        newer = sorted(set(values) - {field.name for field in fields()})
         if newer:  # kgan wrote this file itself, so a key it does not know is one a later version added
             raise KganError(
                 f"{path} sets {', '.join(newer)}, which this kgan does not know: the run was made by a newer "
                 "kgan; update kgan to open it"
             )
-        return TrainConfig.load(path)
+        return TrainConfig.from_dict(values).validate()
 
     def config_values(self) -> dict[str, Any]:
         """The recorded values as they are, for summaries (no validation; {} when unreadable)."""
