@@ -9,8 +9,12 @@ run with `--resume --epochs` moves the fall to the new end.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
+
+if TYPE_CHECKING:
+    from kgan.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -23,14 +27,14 @@ class LinearDecay:
     end_step: int
 
     @classmethod
-    def planned(cls, config, steps_per_epoch: int) -> LinearDecay | None:
+    def planned(cls, config: TrainConfig, steps_per_epoch: int) -> LinearDecay | None:
         """The config's schedule at this many steps per epoch; None when the rates stay constant."""
         if not config.lr_decay_epochs:
             return None
         end = config.epochs * steps_per_epoch
         return cls(config.lr_g, config.lr_d, end - config.lr_decay_epochs * steps_per_epoch, end)
 
-    def factor(self, step) -> tf.Tensor:
+    def factor(self, step: tf.Variable | tf.Tensor | int) -> tf.Tensor:
         """The share of the base rates that the update at `step` (0-based) takes: 1 before the
         fall, (end − step) / span within it, so the last update still moves."""
         span = float(self.end_step - self.start_step)
