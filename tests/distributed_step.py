@@ -1,5 +1,6 @@
 """Run as a script: one training step on 2 replicas vs 1 replica, same global batch and draws;
-the improved model's with its learning rates halfway down a linear fall (set in the step).
+the improved model's with its learning rates halfway down a linear fall (set in the step);
+the losses' running means saved and given back across both replicas.
 
 Prints one line per variant: `<variant> <max |Δweight|> <Δ d_loss>`. A separate process,
 because logical devices must be configured before TensorFlow initialises.
@@ -53,4 +54,11 @@ for variant, ema in (("dcgan", 0.9), ("wgangp", 0.0)):
         for gan in (single, mirrored):
             rate = float(tf.convert_to_tensor(gan.d_optimizer.learning_rate))  # a mirrored variable's value
             assert np.isclose(rate, config.lr_d / 2), "the fall's rate was not taken"
+    # The losses' running means, as a checkpoint inside an epoch keeps them: both replicas'
+    # shares, given back after the next epoch's reset.
+    means = mirrored.running_means()
+    assert all(len(totals) == len(counts) == 2 for totals, counts in means.values()), means
+    mirrored.reset_metrics()
+    assert mirrored.resume_running_means(means) and mirrored.running_means() == means
+    assert np.isclose(float(mirrored.trackers["d_loss"].result()), two), "the running mean came back changed"
     print(variant, diff, abs(one - two), flush=True)

@@ -37,8 +37,9 @@ def tiny_config(**overrides) -> TrainConfig:
     return TrainConfig.for_variant(variant).with_overrides(**values).validate()
 
 
-def final_weights(run_dir: Path) -> list:
-    """The newest checkpoint's weights and optimizer state of a run, as arrays (for "same run" checks)."""
+def final_weights(run_dir: Path, average: bool = False) -> list:
+    """The newest checkpoint's weights and optimizer state of a run, as arrays (for "same run"
+    checks); with `average`, G's moving average too when the run has one."""
     import numpy as np
 
     from kgan import runs
@@ -48,6 +49,8 @@ def final_weights(run_dir: Path) -> list:
     gan = build_gan(runs.load_config(run_dir), conditions=runs.RunFolder(run_dir).conditions())
     checkpoint.restore(checkpoint.latest(run_dir), gan)
     arrays = gan.generator.get_weights() + gan.discriminator.get_weights()
+    if average and gan.ema_generator is not None:
+        arrays += gan.ema_generator.get_weights()
     return arrays + [np.asarray(v) for v in gan.g_optimizer.variables + gan.d_optimizer.variables]
 
 

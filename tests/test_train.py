@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import tiny_config
+from helpers import final_weights, tiny_config
 
 from kgan import runs
 from kgan.data.dataset import PreparedDataset
@@ -20,17 +20,7 @@ from kgan.runs.folder import RunFolder, elapsed_by_epoch, out_of_time
 from kgan.training import checkpoint
 from kgan.training.session import build_gan, train
 from kgan.training.signals import Stopped
-
-
-def weights_of(run_dir):
-    config = runs.load_config(run_dir)
-    gan = build_gan(config)
-    checkpoint.restore(checkpoint.latest(run_dir), gan)
-    arrays = gan.generator.get_weights() + gan.discriminator.get_weights()
-    arrays += [np.asarray(v) for v in gan.g_optimizer.variables + gan.d_optimizer.variables]
-    if gan.ema_generator is not None:
-        arrays += gan.ema_generator.get_weights()
-    return arrays
+from kgan.training.step_metrics import reported
 
 
 def assert_same_weights(a, b):
@@ -62,13 +52,16 @@ def test_resume_equals_straight_training(tmp_path, small_dataset, variant):
     assert train(split, epochs=1).status == "finished"
     result = train(split, epochs=3)
     assert (result.status, result.step, result.epoch) == ("finished", 9, 3)
-    assert_same_weights(weights_of(straight), weights_of(split))
+    assert_same_weights(final_weights(straight, average=True), final_weights(split, average=True))
     assert json.loads((split / "config.json").read_text())["epochs"] == 3
 
 
-def test_ctrl_c_saves_and_resume_mid_epoch_is_exact(tmp_path, small_dataset):
+@pytest.mark.parametrize("condition", ["", "hair_colour,background"])
+def test_ctrl_c_saves_and_resume_mid_epoch_is_exact(tmp_path, small_dataset, condition):
+    """Weights, and the cut epoch's figures: its losses are means over all its steps, those
+    before the stop included, as in the run that went straight through."""
     dataset = PreparedDataset(small_dataset)
-    config = tiny_config(epochs=2, steps_per_epoch=4)
+    config = tiny_config(epochs=2, steps_per_epoch=4, condition=condition)
     straight = create_run(config, dataset, tmp_path / "straight")
     train(straight)
 
@@ -78,9 +71,12 @@ def test_ctrl_c_saves_and_resume_mid_epoch_is_exact(tmp_path, small_dataset):
     assert checkpoint.latest(cut).name == "step-00000006"
     assert RunFolder(cut).record()["status"] == "interrupted"
     assert train(cut).status == "finished"
-    assert_same_weights(weights_of(straight), weights_of(cut))
+    assert_same_weights(final_weights(straight, average=True), final_weights(cut, average=True))
     epochs = [row["epoch"] for row in RunFolder(cut).metrics()]
     assert epochs == [1, 2]
+    names = reported(bool(condition))
+    figures = [[{name: row[name] for name in names} for row in RunFolder(run).metrics()] for run in (straight, cut)]
+    assert figures[0] == figures[1]
 
 
 class SignalBefore(keras.callbacks.Callback):
@@ -112,7 +108,7 @@ def test_a_stop_signal_lets_the_step_in_progress_finish_then_saves(tmp_path, sma
     assert len(said) == 1 and "stopping after this step" in said[0] and "again quits at once" in said[0]
     assert checkpoint.latest(cut).name == "step-00000006"
     assert train(cut).status == "finished"
-    assert_same_weights(weights_of(straight), weights_of(cut))
+    assert_same_weights(final_weights(straight, average=True), final_weights(cut, average=True))
     assert signal.getsignal(signum) is before  # the handler is given back
 
 
@@ -290,8 +286,6 @@ def test_time_budget_is_refused_under_multiworker():
 def test_the_moving_average_leaves_g_and_d_to_train_as_without_it(tmp_path, small_dataset, condition):
     """--ema adds an average of G to sample from; G and D themselves, their optimizers and the
     losses must be those of the same run without it, steered or not."""
-    from helpers import final_weights
-
     dataset = PreparedDataset(small_dataset)
     options = dict(condition=condition, epochs=2, steps_per_epoch=4, g_width=8, d_width=8)
     plain = create_run(tiny_config(ema=0.0, **options), dataset, tmp_path / "plain")

@@ -120,6 +120,38 @@ class GAN(keras.Model):
     def metrics(self) -> list[keras.metrics.Metric]:
         return list(self.trackers.values())
 
+    def running_means(self) -> dict[str, list[list[float]]] | None:
+        """The epoch's loss trackers so far, {name: [totals, counts]} with one entry per replica,
+        so that a run stopped inside an epoch reports that epoch's means over all its steps once
+        resumed. None in a cluster, where other processes hold some replicas' shares."""
+        strategy = self.distribute_strategy
+        means = {}
+        for name, tracker in self.trackers.items():
+            totals = strategy.experimental_local_results(tracker.total.value)
+            counts = strategy.experimental_local_results(tracker.count.value)
+            if len(totals) != strategy.num_replicas_in_sync:
+                return None
+            means[name] = [[float(v.numpy()) for v in totals], [float(v.numpy()) for v in counts]]
+        return means
+
+    def resume_running_means(self, means: dict[str, list[list[float]]]) -> bool:
+        """Set the trackers to `running_means()`'s values (after the epoch's reset); False, and
+        nothing set, when they were taken with other trackers or replicas."""
+        if set(means) != set(self.trackers):
+            return False
+        strategy = self.distribute_strategy
+        pairs = []
+        for name, (totals, counts) in means.items():
+            tracker = self.trackers[name]
+            for variable, values in ((tracker.total, totals), (tracker.count, counts)):
+                replicas = strategy.experimental_local_results(variable.value)
+                if len(replicas) != len(values):
+                    return False
+                pairs += zip(replicas, values)
+        for variable, value in pairs:
+            variable.assign(value)
+        return True
+
     @property
     def sampler(self) -> keras.Model:
         """The generator used for samples: the moving average when there is one."""

@@ -46,8 +46,12 @@ class RunRecorder(keras.callbacks.Callback):
         best: dict[str, Any] | None = None,
         conditions: Conditions | None = None,
         probe: Callable[[keras.Model], dict[str, float]] | None = None,
+        running_means: dict[str, Any] | None = None,
     ):
+        """`running_means`: the losses' running means saved in the checkpoint resumed from
+        (`GAN.running_means`), when it was taken inside an epoch."""
         super().__init__()
+        self.running_means = running_means
         self.run_dir, self.config, self.plan = Path(run_dir), config, plan
         self.listeners, self.writes = listeners, writes  # writes=False: a worker other than the chief
         self.tensorboard = TensorBoardWriter(run_dir) if writes else None
@@ -69,13 +73,18 @@ class RunRecorder(keras.callbacks.Callback):
             self.tensorboard.write_hparams(config.to_dict(), Path(run_dir).name)
 
     def state(self, step: int) -> dict[str, Any]:
-        return {
+        """A checkpoint's state.json at `step`; inside an epoch, with the losses' running means."""
+        state = {
             "step": step,
             "epoch": step // self.plan.steps_per_epoch,
             "steps_per_epoch": self.plan.steps_per_epoch,
             "seed": self.config.seed,
             "variant": self.config.variant,
         }
+        means = self.model.running_means() if step % self.plan.steps_per_epoch else None
+        if means:
+            state["running_means"] = means
+        return state
 
     def _step(self) -> int:
         return int(self.model.g_optimizer.iterations.numpy())
@@ -84,6 +93,11 @@ class RunRecorder(keras.callbacks.Callback):
         self._epoch_start = time.perf_counter()
         self._epoch_first_step = self._step()
         self._next_step = self._epoch_first_step + 1
+        if self.running_means and self._epoch_first_step == self.plan.start_step:
+            # Resumed inside an epoch: its figures go on from the steps before the stop
+            # (the trackers were just reset for the epoch).
+            self.model.resume_running_means(self.running_means)
+        self.running_means = None
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         # Reading the losses forces a device sync, so only every CHECK_EVERY steps; the running

@@ -121,6 +121,7 @@ class TrainingSession:
         self.gan.learning_rates = LinearDecay.planned(config, self.steps_per_epoch)
         self.recorder: RunRecorder | None = None
         self.initialized_from: dict[str, Any] | None = None  # what --init-from loaded, when it did
+        self.running_means: dict[str, Any] | None = None  # the losses so far in the epoch resumed inside
 
     @classmethod
     def open(
@@ -150,6 +151,7 @@ class TrainingSession:
                 self.initialized_from = warm_start.load_into(self.gan, source, self._warn)
             return 0
         state = checkpoint.restore(last, self.gan)
+        self.running_means = state.get("running_means")
         if state.get("steps_per_epoch", self.steps_per_epoch) != self.steps_per_epoch:
             raise KganError(
                 f"checkpoint {last.name} used {state['steps_per_epoch']} steps per epoch, now "
@@ -202,6 +204,7 @@ class TrainingSession:
             best=best,
             conditions=self.conditions,
             probe=self._probe(warn, agree),
+            running_means=self.running_means,
         )
         self._status("running", steps_per_epoch=self.steps_per_epoch, **(extra or {}))
         if self.writes:
