@@ -86,9 +86,11 @@ def workdir(tmp_path_factory):
     return folder
 
 
-def _same_training(workdir, first: str, second: str) -> None:
-    """G, D, their optimizers and every epoch's losses equal, bit for bit."""
-    for a, b in zip(final_weights(workdir / first), final_weights(workdir / second), strict=True):
+def _same_training(workdir, first: str, second: str, average: bool = False) -> None:
+    """G, D, their optimizers (with `average`, G's moving average) and every epoch's losses
+    equal, bit for bit."""
+    weights = [final_weights(workdir / run, average=average) for run in (first, second)]
+    for a, b in zip(*weights, strict=True):
         np.testing.assert_array_equal(a, b)
     losses = [
         [row["d_loss"] for row in map(json.loads, (workdir / run / "metrics.jsonl").open())] for run in (first, second)
@@ -195,9 +197,5 @@ def test_a_quick_preset_run_stopped_by_ctrl_c_in_its_learning_rate_fall_resumes_
     assert 150 < stopped_at < 450, stopped_at  # inside the fall, before its end
     resumed = kgan("train", "--resume", "--run-dir", "cut", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    _same_training(tmp_path, "straight", "cut")
-    for a, b in zip(
-        final_weights(tmp_path / "straight", average=True), final_weights(tmp_path / "cut", average=True), strict=True
-    ):
-        np.testing.assert_array_equal(a, b)
+    _same_training(tmp_path, "straight", "cut", average=True)
     assert json.loads((tmp_path / "cut" / "run.json").read_text())["step"] == 450
